@@ -1,0 +1,22 @@
+"""The SAS agenda: availability entered by hand in the portal, a built-in slot source.
+
+Registered under the ``sas_portal.connectors`` entry-point group like any connector.
+"""
+
+from __future__ import annotations
+
+from hookspecs import hookimpl
+from portal.domain import ConnectorInfo
+
+NAME = "sas_agenda"
+
+
+@hookimpl
+def connector_info() -> ConnectorInfo:
+    return ConnectorInfo(
+        name=NAME,
+        label="Agenda SAS (saisie manuelle)",
+        kind="agenda",
+        capabilities=frozenset({"slots", "booking_direct"}),
+        refresh_interval_s=60,
+    )

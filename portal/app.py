@@ -1,0 +1,67 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, redirect, url_for
+from flask_htmx import HTMX
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
+
+from portal import db, plugins
+from portal.config import instance_path_from_env, load_config
+
+log = logging.getLogger(__name__)
+
+#: Vendored front-end assets (pinned; see portal/static/vendor/VERSIONS.md).
+VENDORED = {
+    "HTMX_JS": "vendor/htmx-2.0.11/htmx.min.js",
+    "LEAFLET_JS": "vendor/leaflet-1.9.4/leaflet.js",
+    "LEAFLET_CSS": "vendor/leaflet-1.9.4/leaflet.css",
+}
+
+htmx = HTMX()
+csrf = CSRFProtect()
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the portal application.
+
+    :param test_config: overrides applied last (tests); every configuration
+        key can also come from the instance file or a ``SAS_PORTAL_<KEY>``
+        environment variable.
+    """
+    app = Flask(
+        __name__,
+        instance_path=instance_path_from_env(),
+        instance_relative_config=True,
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    load_config(app, test_config)
+
+    db.init_app(app)
+    plugins.init_app(app)
+    htmx.init_app(app)
+    csrf.init_app(app)
+
+    from portal.commands import register_commands
+    from portal.views import register_blueprints
+
+    app.jinja_env.globals.update(VENDORED)
+    register_blueprints(app)
+    register_commands(app)
+
+    @app.before_request
+    def _request_id() -> None:
+        g.request_id = uuid.uuid4().hex[:12]
+
+    @app.get("/")
+    def index() -> Response:
+        return redirect(url_for("search.page"))
+
+    return app

@@ -1,0 +1,21 @@
+"""Command-line commands, attached to ``app.cli`` so that ``sas-portal`` (a Flask CLI
+group) lists Flask's commands and ours together."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_commands(app: Flask) -> None:
+    from portal.commands.connectors import connectors_command
+    from portal.commands.db import db_cli
+    from portal.commands.demo import demo_command
+
+    app.cli.add_command(db_cli)
+    app.cli.add_command(connectors_command)
+    app.cli.add_command(demo_command)
+    try:
+        from portal.commands.directory import directory_cli
+    except ModuleNotFoundError:  # pragma: no cover - transitional
+        return
+    app.cli.add_command(directory_cli)

@@ -1,0 +1,24 @@
+"""``sas-portal connectors``: what is loaded and what it can do."""
+
+from __future__ import annotations
+
+import click
+
+from portal import plugins
+
+
+@click.command("connectors")
+def connectors_command() -> None:
+    """List the loaded connectors with their capabilities."""
+    from flask import current_app
+
+    pm = plugins.manager()
+    infos = plugins.connector_infos(pm)
+    if not infos:
+        click.echo("Aucun connecteur chargé.")
+    for info in infos:
+        caps = ", ".join(sorted(info.capabilities))
+        click.echo(f"{info.name:<16} {info.kind:<10} {caps:<45} {info.label}")
+    disabled = current_app.config["DISABLED_CONNECTORS"]
+    if disabled:
+        click.echo(f"Désactivés par la configuration : {', '.join(disabled)}")

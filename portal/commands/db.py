@@ -1,0 +1,46 @@
+"""``sas-portal db …``: schema migrations."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from portal import db, migrate
+
+db_cli = AppGroup("db", help="Base de données : migrations du schéma (Alembic).")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def upgrade_command(revision: str) -> None:
+    """Apply the migrations up to REVISION (default: the newest)."""
+    engine = db.engine()
+    before = migrate.current_revision(engine)
+    try:
+        migrate.upgrade(engine, revision)
+    except Exception as exc:
+        raise click.ClickException(f"migration impossible : {exc}") from exc
+    after = migrate.current_revision(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        click.echo(f"Schéma déjà à jour ({after}) — {where}")
+    else:
+        click.echo(f"Schéma migré de {before or 'vide'} à {after} — {where}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def downgrade_command(revision: str) -> None:
+    """Revert the migrations down to REVISION (``base`` empties the schema)."""
+    migrate.downgrade(db.engine(), revision)
+    click.echo(f"Schéma ramené à {migrate.current_revision(db.engine()) or 'vide'}")
+
+
+@db_cli.command("current")
+def current_command() -> None:
+    """Print the schema revision of the database and whether it is up to date."""
+    engine = db.engine()
+    current = migrate.current_revision(engine)
+    head = migrate.head_revision(engine)
+    state = "à jour" if current == head else f"en retard (dernière : {head})"
+    click.echo(f"{current or 'vide'} — {state}")

@@ -1,0 +1,39 @@
+"""``sas-portal demo``: migrate, fill an empty database with demo data, serve."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from sqlalchemy import func, select
+from werkzeug.serving import run_simple
+
+from portal import db, migrate
+from portal.models import Practitioner
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--departments", default="47,92,35,31", show_default=True, help="Départements de démo."
+)
+@click.option("--no-serve", is_flag=True, help="Préparer la base sans lancer le serveur.")
+def demo_command(host: str, port: int, departments: str, no_serve: bool) -> None:
+    """Run the portal with demo data on the embedded defaults (SQLite, local sources)."""
+    from portal.services.demo_directory import generate_demo_directory
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    migrate.upgrade(db.engine())
+    session = db.session()
+    if session.scalar(select(func.count()).select_from(Practitioner)) == 0:
+        deps = [d.strip() for d in departments.split(",") if d.strip()]
+        click.echo(f"Base vide : génération de l'annuaire de démonstration ({', '.join(deps)})…")
+        report = generate_demo_directory(session, deps)
+        session.commit()
+        click.echo(str(report))
+    if no_serve:
+        return
+    # The local demo is plain HTTP on loopback: a Secure cookie would never come back.
+    app.config["SESSION_COOKIE_SECURE"] = False
+    click.echo(f"Portail de démonstration : http://{host}:{port}/recherche")
+    run_simple(host, port, app, threaded=True, use_reloader=False)

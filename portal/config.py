@@ -1,0 +1,76 @@
+"""Configuration: defaults → instance file → ``SAS_PORTAL_*`` environment → test mapping."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ENV_PREFIX = "SAS_PORTAL"
+INSTANCE_FILE = "config.py"
+
+DEFAULTS: dict[str, Any] = {
+    # Database; empty means the SQLite file in the instance folder.
+    "DATABASE_URL": "",
+    "DATABASE_ECHO": False,
+    # One scheduler process only (see jobs.py); off in web workers and tests.
+    "SCHEDULER_ENABLED": False,
+    # Connectors: per-connector configuration sections, keyed by entry-point name,
+    # and the names of connectors that must not be loaded at all.
+    "CONNECTORS": {},
+    "DISABLED_CONNECTORS": [],
+    "CONNECTOR_DEADLINE_S": 7.0,
+    # Search
+    "SEARCH_PAGE_SIZE": 50,
+    "DEFAULT_SPECIALTY": "SM54",
+    "TIMEZONE": "Europe/Paris",
+    # Cookies (Secure can be switched off for the local HTTP demo only)
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+}
+
+
+def _secret_key(instance_path: Path) -> str:
+    """A per-instance secret, created on first run and never committed."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return list(value or [])
+
+
+def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    """Fill ``app.config`` in the documented order of precedence."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile(INSTANCE_FILE, silent=True)
+    # JSON values are decoded ("false" → False, "5" → 5, '{"a": 1}' → dict).
+    app.config.from_prefixed_env(ENV_PREFIX)
+    app.config.pop("INSTANCE_PATH", None)  # SAS_PORTAL_INSTANCE_PATH is read by create_app
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    instance = Path(app.instance_path)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'sas-portal.sqlite3'}"
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+    app.config["DISABLED_CONNECTORS"] = _as_list(app.config["DISABLED_CONNECTORS"])
+
+
+def instance_path_from_env() -> str | None:
+    value = os.environ.get(f"{ENV_PREFIX}_INSTANCE_PATH")
+    return str(Path(value).resolve()) if value else None

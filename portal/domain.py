@@ -1,0 +1,172 @@
+"""Domain types that cross the plugin boundary.
+
+These frozen dataclasses are the only objects connectors receive from and
+return to the portal: no ORM object ever reaches a plugin. Times are always
+timezone-aware.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+ConnectorKind = Literal["editor", "structure", "agenda"]
+Capability = Literal["slots", "booking_redirect", "booking_direct", "accounts", "appointments"]
+Modality = Literal["cabinet", "teleconsultation", "domicile"]
+Visibility = Literal["public", "pro", "sas", "cpts"]
+
+#: Upper bound of national ids per upstream request (national rule).
+MAX_IDS_PER_REQUEST = 25
+#: Default per-connector deadline in seconds (national rule: late answers are ignored).
+DEFAULT_DEADLINE_S = 7.0
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorInfo:
+    """What a connector says about itself (hook ``connector_info``)."""
+
+    name: str
+    label: str
+    kind: ConnectorKind
+    capabilities: frozenset[Capability] = frozenset({"slots"})
+    refresh_interval_s: int = 300
+    version: str = "0"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A postal address, as shown on a result card."""
+
+    line: str = ""
+    postal_code: str = ""
+    city: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"line": self.line, "postal_code": self.postal_code, "city": self.city}
+
+
+@dataclass(frozen=True, slots=True)
+class SlotTarget:
+    """One practitioner or structure the portal wants slots for.
+
+    ``national_id`` is prefixed (``8``+RPPS, ``0``+ADELI, ``1``+FINESS, ``3``+SIRET);
+    ``upstream_ids`` holds whatever ids the connector binding recorded for it.
+    """
+
+    national_id: str
+    kind: Literal["practitioner", "structure"] = "practitioner"
+    source: str = ""
+    upstream_ids: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotQuery:
+    """A request for the free slots of some targets within a time window."""
+
+    targets: tuple[SlotTarget, ...]
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        _require_aware("start", self.start)
+        _require_aware("end", self.end)
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+
+    def for_source(self, source_prefix: str) -> tuple[SlotTarget, ...]:
+        """The targets bound to a source (``doctolib_like`` matches ``doctolib_like:x``)."""
+        return tuple(
+            t
+            for t in self.targets
+            if t.source == source_prefix or t.source.startswith(source_prefix + ":")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """The normalised slot every source ends up as (see DESIGN.md)."""
+
+    source: str
+    id: str
+    start: datetime
+    end: datetime
+    practitioner: str | None = None
+    structure: str | None = None
+    modalities: tuple[Modality, ...] = ("cabinet",)
+    visibility: tuple[Visibility, ...] = ("sas",)
+    bookable: bool = True
+    specialties: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    booking_url: str | None = None
+    capacity: int = 1
+    address: Address | None = None
+    cpts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _require_aware("start", self.start)
+        _require_aware("end", self.end)
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON form printed by ``sas-portal normalize``."""
+        return {
+            "source": self.source,
+            "id": self.id,
+            "practitioner": self.practitioner,
+            "structure": self.structure,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "modalities": list(self.modalities),
+            "visibility": list(self.visibility),
+            "bookable": self.bookable,
+            "specialties": list(self.specialties),
+            "reasons": list(self.reasons),
+            "booking_url": self.booking_url,
+            "capacity": self.capacity,
+            "address": self.address.as_dict() if self.address else None,
+            "cpts": list(self.cpts),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRequest:
+    """Who books, from where. Never any patient identity."""
+
+    regulator_id: str
+    origin: str | None = None
+    case_reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """Outcome of ``book_slot``: either a redirect or a confirmed booking."""
+
+    source: str
+    slot_id: str
+    status: Literal["redirect", "confirmed"]
+    redirect_url: str | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegulatorAccount:
+    """A regulator account pushed to editors (INT_R02)."""
+
+    identifier_system: str
+    identifier_value: str
+    family_name: str
+    given_name: str
+    email: str | None = None
+    active: bool = True
+
+
+def replace(obj: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` re-exported for plugin authors."""
+    return dataclasses.replace(obj, **changes)

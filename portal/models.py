@@ -1,0 +1,310 @@
+"""SQLAlchemy 2 typed models.
+
+Times are stored in UTC (``UTCDateTime``) and are timezone-aware in Python.
+Later features add columns through Alembic migrations (``portal/migrations``).
+No table holds patient identity.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    types,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(types.TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC.
+
+    SQLite drops offsets, so values are converted to UTC on the way in and
+    marked UTC on the way out; PostgreSQL stores ``timestamptz``. Naive values
+    are refused: they are always a bug here.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime refused: {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Territory(Base):
+    """A SAS territory (``SAS-47``), one per department in the national table."""
+
+    __tablename__ = "territories"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    label: Mapped[str] = mapped_column(String(120))
+    department: Mapped[str] = mapped_column(String(3), unique=True)
+
+
+class Practitioner(TimestampMixin, Base):
+    """A health professional of the directory (no patient data, public directory data)."""
+
+    __tablename__ = "practitioners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(32), unique=True)  # 8+RPPS / 0+ADELI
+    title: Mapped[str] = mapped_column(String(16), default="")  # DR, ...
+    family_name: Mapped[str] = mapped_column(String(120))
+    given_name: Mapped[str] = mapped_column(String(120), default="")
+    profession_code: Mapped[str] = mapped_column(String(8), default="10")  # TRE_G15
+    specialty_code: Mapped[str | None] = mapped_column(String(8), index=True)  # TRE_R38
+    # SAS participation and its mode: individual | cpts | msp | sos | None
+    sas_participation: Mapped[bool] = mapped_column(Boolean, default=False)
+    participation_mode: Mapped[str | None] = mapped_column(String(16))
+    accepts_extra_patients: Mapped[bool] = mapped_column(Boolean, default=False)
+    refuses_public_display: Mapped[bool] = mapped_column(Boolean, default=False)
+    refuses_pro_display: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    places: Mapped[list[PlaceOfPractice]] = relationship(back_populates="practitioner")
+
+    @property
+    def display_name(self) -> str:
+        prefix = "Dr " if self.title.upper() == "DR" else ""
+        return f"{prefix}{self.given_name} {self.family_name}".strip()
+
+
+class Structure(TimestampMixin, Base):
+    """A structure: SOS Médecins association, CPTS, MSP, health centre, practice."""
+
+    __tablename__ = "structures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(40), unique=True)  # 1+FINESS / 3+SIRET / …
+    kind: Mapped[str] = mapped_column(String(16), index=True)  # SOS | CPTS | MSP | CDS | CABINET | ETAB
+    name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(3), index=True)
+    feed_mode: Mapped[str] = mapped_column(String(16), default="manual")  # manual | automatic
+    feed_consented_by: Mapped[str | None] = mapped_column(String(64))
+    feed_consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    places: Mapped[list[PlaceOfPractice]] = relationship(back_populates="structure")
+
+
+class StructureMembership(Base):
+    """A practitioner's membership of a structure that is not a place (CPTS, SOS)."""
+
+    __tablename__ = "structure_memberships"
+
+    structure_id: Mapped[int] = mapped_column(
+        ForeignKey("structures.id", ondelete="CASCADE"), primary_key=True
+    )
+    practitioner_id: Mapped[int] = mapped_column(
+        ForeignKey("practitioners.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class PlaceOfPractice(TimestampMixin, Base):
+    """Where a practitioner practises (one directory activity line); geocoded."""
+
+    __tablename__ = "places_of_practice"
+    __table_args__ = (Index("ix_places_lat_lon", "lat", "lon"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stable key of the directory activity, so that re-imports update in place.
+    activity_key: Mapped[str] = mapped_column(String(64), unique=True)
+    practitioner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("practitioners.id", ondelete="CASCADE"), index=True
+    )
+    structure_id: Mapped[int | None] = mapped_column(
+        ForeignKey("structures.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200), default="")
+    address_line: Mapped[str] = mapped_column(String(300), default="")
+    postal_code: Mapped[str] = mapped_column(String(10), default="")
+    insee_code: Mapped[str | None] = mapped_column(String(5), index=True)
+    city: Mapped[str] = mapped_column(String(120), default="")
+    department: Mapped[str | None] = mapped_column(String(3), index=True)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    geocode_precision: Mapped[str] = mapped_column(String(16), default="commune")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+
+    practitioner: Mapped[Practitioner | None] = relationship(back_populates="places")
+    structure: Mapped[Structure | None] = relationship(back_populates="places")
+
+
+class ConnectorBinding(TimestampMixin, Base):
+    """Which source serves a practitioner or structure, with its upstream ids."""
+
+    __tablename__ = "connector_bindings"
+    __table_args__ = (
+        UniqueConstraint("source", "practitioner_id", "structure_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "doctolib_like:<editor>", "sos_medecins", "cpts", "sas_agenda"
+    source: Mapped[str] = mapped_column(String(80), index=True)
+    practitioner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("practitioners.id", ondelete="CASCADE"), index=True
+    )
+    structure_id: Mapped[int | None] = mapped_column(
+        ForeignKey("structures.id", ondelete="CASCADE"), index=True
+    )
+    upstream_ids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CachedSlot(Base):
+    """Cache of normalised slots, refreshed by the scheduler and at search time."""
+
+    __tablename__ = "slots"
+    __table_args__ = (
+        UniqueConstraint("source", "upstream_id"),
+        Index("ix_slots_practitioner_start", "practitioner", "start"),
+        Index("ix_slots_structure_start", "structure", "start"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(80))
+    upstream_id: Mapped[str] = mapped_column(String(128))
+    practitioner: Mapped[str | None] = mapped_column(String(32))
+    structure: Mapped[str | None] = mapped_column(String(40))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # the normalised slot's JSON form
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConnectorRun(Base):
+    """One call of a connector: timing, counts, error (for health pages)."""
+
+    __tablename__ = "connector_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(80), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    slot_count: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class User(TimestampMixin, Base):
+    """A portal user (Pro Santé Connect or local account)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    oidc_subject: Mapped[str | None] = mapped_column(String(200), unique=True)
+    national_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    family_name: Mapped[str] = mapped_column(String(120), default="")
+    given_name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    roles: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+
+class UserRole(Base):
+    """A role held by a user, optionally scoped to a territory or a structure."""
+
+    __tablename__ = "user_roles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    territory_code: Mapped[str | None] = mapped_column(ForeignKey("territories.code"))
+    structure_id: Mapped[int | None] = mapped_column(
+        ForeignKey("structures.id", ondelete="CASCADE")
+    )
+
+    user: Mapped[User] = relationship(back_populates="roles")
+
+
+class LrmOrigin(TimestampMixin, Base):
+    """An LRM (call-handling software) allowed to open prefilled searches."""
+
+    __tablename__ = "lrm_origins"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AuditEvent(Base):
+    """Append-only audit trail (who did what, when; never patient identity)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class SearchLog(Base):
+    """One search, anonymous: what, where, how many, how fast."""
+
+    __tablename__ = "search_logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    where_kind: Mapped[str] = mapped_column(String(16))  # commune | address | department | lrm
+    insee_code: Mapped[str | None] = mapped_column(String(5))
+    department: Mapped[str | None] = mapped_column(String(3), index=True)
+    specialty: Mapped[str | None] = mapped_column(String(16))
+    radius_km: Mapped[float] = mapped_column(Float, default=0.0)
+    result_count: Mapped[int] = mapped_column(Integer, default=0)
+    with_slots_count: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    origin: Mapped[str | None] = mapped_column(String(64))

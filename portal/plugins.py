@@ -1,0 +1,161 @@
+"""The plugin manager and the isolated, concurrent calling of connectors.
+
+The manager is built by a factory (``make_plugin_manager``), never a global,
+so tests get a fresh one. pluggy aborts a 1:N hook call at the first
+exception, so the portal calls each implementation separately through
+``call_each``: concurrently, each under its own deadline, collecting a result
+or an error per connector.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+from flask import Flask, current_app
+
+import hookspecs
+from portal.domain import DEFAULT_DEADLINE_S, ConnectorInfo
+from portal.errors import ConnectorTimeout
+
+EXTENSION_KEY = "sas_portal.plugins"
+
+
+def make_plugin_manager(
+    *,
+    disabled: Iterable[str] = (),
+    load_entry_points: bool = True,
+    plugins: Mapping[str, object] | None = None,
+) -> pluggy.PluginManager:
+    """Build a plugin manager.
+
+    :param disabled: entry-point names to block (never imported nor called).
+    :param load_entry_points: load the ``sas_portal.connectors`` entry points.
+    :param plugins: extra plugins to register, by name (tests, embedded sources).
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    for name in disabled:
+        pm.set_blocked(name)
+    if load_entry_points:
+        pm.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
+    for name, plugin in (plugins or {}).items():
+        if not pm.is_blocked(name):
+            pm.register(plugin, name=name)
+    pm.check_pending()
+    return pm
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[EXTENSION_KEY] = make_plugin_manager(
+        disabled=app.config["DISABLED_CONNECTORS"]
+    )
+
+
+def manager() -> pluggy.PluginManager:
+    """The current app's plugin manager."""
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def connector_infos(pm: pluggy.PluginManager) -> list[ConnectorInfo]:
+    """``connector_info`` of every loaded connector (a broken one is left out)."""
+    infos = []
+    for outcome in call_each(pm, "connector_info", deadline=2.0).values():
+        if outcome.ok and isinstance(outcome.value, ConnectorInfo):
+            infos.append(outcome.value)
+    return sorted(infos, key=lambda i: i.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one connector's implementation gave: a value, or an error."""
+
+    plugin: str
+    value: Any = None
+    error: BaseException | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def timed_out(self) -> bool:
+        return isinstance(self.error, ConnectorTimeout)
+
+
+def _run(future: Future[Any], function: Any, kwargs: dict[str, Any]) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(function(**kwargs))
+    except BaseException as exc:  # noqa: BLE001 - reported per connector
+        future.set_exception(exc)
+
+
+def call_each(
+    pm: pluggy.PluginManager,
+    hook_name: str,
+    *,
+    deadline: float = DEFAULT_DEADLINE_S,
+    deadlines: Mapping[str, float] | None = None,
+    configs: Mapping[str, Mapping[str, Any]] | None = None,
+    only: Iterable[str] | None = None,
+    **kwargs: Any,
+) -> dict[str, Outcome]:
+    """Call every implementation of ``hook_name`` separately and concurrently.
+
+    Each implementation runs in its own daemon thread, so one that hangs is
+    abandoned at its deadline without holding up the others or the process.
+
+    :param deadline: default deadline in seconds for each implementation.
+    :param deadlines: per-plugin deadlines overriding ``deadline``.
+    :param configs: per-plugin configuration sections, passed as ``config``
+        to implementations that accept it.
+    :param only: restrict the call to these plugin names.
+    :return: plugin name → :class:`Outcome` (``value`` is the hook's return
+        value, ``None`` included; a missed deadline is a ``ConnectorTimeout``).
+    """
+    hook = getattr(pm.hook, hook_name)
+    wanted = set(only) if only is not None else None
+    started = time.monotonic()
+    running: dict[str, tuple[Future[Any], float]] = {}
+    for impl in hook.get_hookimpls():
+        name = impl.plugin_name
+        if wanted is not None and name not in wanted:
+            continue
+        call_kwargs = dict(kwargs)
+        if "config" in impl.argnames:
+            call_kwargs["config"] = dict((configs or {}).get(name, {}))
+        call_kwargs = {k: v for k, v in call_kwargs.items() if k in impl.argnames}
+        future: Future[Any] = Future()
+        threading.Thread(
+            target=_run,
+            args=(future, impl.function, call_kwargs),
+            name=f"connector-{name}-{hook_name}",
+            daemon=True,
+        ).start()
+        running[name] = (future, (deadlines or {}).get(name, deadline))
+
+    results: dict[str, Outcome] = {}
+    for name, (future, limit) in running.items():
+        remaining = max(0.0, started + limit - time.monotonic())
+        try:
+            value = future.result(timeout=remaining)
+        except TimeoutError:
+            future.cancel()
+            results[name] = Outcome(
+                name,
+                error=ConnectorTimeout(f"{name} n'a pas répondu en {limit:g} s"),
+                elapsed_s=time.monotonic() - started,
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported per connector
+            results[name] = Outcome(name, error=exc, elapsed_s=time.monotonic() - started)
+        else:
+            results[name] = Outcome(name, value=value, elapsed_s=time.monotonic() - started)
+    return results

@@ -1,0 +1,187 @@
+"""The regulator's search: practitioners of the directory around a place.
+
+Pure logic over the database session; never renders HTML. The where-part is
+resolved by the geo index (INSEE code, postcode or commune name); the search
+radius is the department's default city radius from the national table,
+widened by the table's enlargement step (up to the department-wide radius)
+when nobody is found.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import PlaceOfPractice, Practitioner, SearchLog
+from portal.services import geo, reference
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """What the regulator asked. ``insee`` is set when a commune was picked."""
+
+    where: str = ""
+    insee: str = ""
+    specialty: str = ""
+    limit: int = 50
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.where.strip() or self.insee.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class PractitionerHit:
+    """One result row: a practitioner at their nearest place of practice."""
+
+    practitioner_id: int
+    national_id: str
+    name: str
+    specialty_code: str | None
+    specialty_label: str
+    sas_participation: bool
+    place_name: str
+    address_line: str
+    postal_code: str
+    city: str
+    phone: str
+    lat: float
+    lon: float
+    distance_km: float
+
+
+@dataclass(slots=True)
+class SearchOutcome:
+    """What the results page shows."""
+
+    request: SearchRequest
+    commune: geo.Commune | None = None
+    radius_km: float = 0.0
+    widened_from_km: float | None = None
+    hits: list[PractitionerHit] = field(default_factory=list)
+    total: int = 0
+    problem: str | None = None
+    candidates: list[geo.Commune] = field(default_factory=list)
+    duration_ms: int = 0
+
+
+def resolve_place(request: SearchRequest) -> tuple[geo.Commune | None, list[geo.Commune]]:
+    """The commune of the request, or candidates when the text is ambiguous."""
+    index = geo.get_index()
+    if request.insee.strip():
+        commune = index.by_insee(request.insee.strip())
+        if commune is not None:
+            return commune, []
+    text = request.where.strip()
+    if not text:
+        return None, []
+    commune = index.resolve(text)
+    if commune is not None:
+        return commune, []
+    return None, index.suggest(text, limit=8)
+
+
+def find_practitioners(
+    session: Session,
+    *,
+    lat: float,
+    lon: float,
+    radius_km: float,
+    specialty: str | None = None,
+) -> list[PractitionerHit]:
+    """Practitioners with a place of practice within ``radius_km``, nearest first.
+
+    A bounding box narrows the rows in SQL (indexed on lat/lon); the exact
+    great-circle distance is then computed for the few rows left.
+    """
+    min_lat, max_lat, min_lon, max_lon = geo.bounding_box(lat, lon, radius_km)
+    query = (
+        select(Practitioner, PlaceOfPractice)
+        .join(PlaceOfPractice, PlaceOfPractice.practitioner_id == Practitioner.id)
+        .where(
+            PlaceOfPractice.lat.between(min_lat, max_lat),
+            PlaceOfPractice.lon.between(min_lon, max_lon),
+        )
+    )
+    if specialty:
+        query = query.where(Practitioner.specialty_code == specialty)
+    labels = reference.specialties()
+    nearest: dict[int, PractitionerHit] = {}
+    for practitioner, place in session.execute(query):
+        assert place.lat is not None and place.lon is not None  # filtered by the box
+        distance = geo.distance_km(lat, lon, place.lat, place.lon)
+        if distance > radius_km:
+            continue
+        known = nearest.get(practitioner.id)
+        if known is not None and known.distance_km <= distance:
+            continue
+        nearest[practitioner.id] = PractitionerHit(
+            practitioner_id=practitioner.id,
+            national_id=practitioner.national_id,
+            name=practitioner.display_name,
+            specialty_code=practitioner.specialty_code,
+            specialty_label=labels.get(practitioner.specialty_code or "", ""),
+            sas_participation=practitioner.sas_participation,
+            place_name=place.name,
+            address_line=place.address_line,
+            postal_code=place.postal_code,
+            city=place.city,
+            phone=place.phone,
+            lat=place.lat,
+            lon=place.lon,
+            distance_km=distance,
+        )
+    return sorted(nearest.values(), key=lambda h: (h.distance_km, h.name))
+
+
+def search(session: Session, request: SearchRequest) -> SearchOutcome:
+    """Run a search and log it anonymously."""
+    started = time.perf_counter()
+    outcome = SearchOutcome(request=request)
+    if request.is_empty:
+        return outcome
+    commune, candidates = resolve_place(request)
+    if commune is None:
+        outcome.candidates = candidates
+        outcome.problem = (
+            f"Lieu « {request.where.strip() or request.insee.strip()} » introuvable : "
+            "saisissez une commune, un code postal ou un code INSEE"
+            + (", ou choisissez une des communes proposées." if candidates else ".")
+        )
+        return outcome
+    outcome.commune = commune
+    radius = geo.get_index().department_radius(commune.department)
+    specialty = request.specialty or None
+    outcome.radius_km = radius.city_radius_km
+    hits = find_practitioners(
+        session, lat=commune.lat, lon=commune.lon, radius_km=outcome.radius_km, specialty=specialty
+    )
+    while not hits and outcome.radius_km < radius.county_radius_km and radius.enlargement_km > 0:
+        outcome.widened_from_km = outcome.widened_from_km or outcome.radius_km
+        outcome.radius_km = min(outcome.radius_km + radius.enlargement_km, radius.county_radius_km)
+        hits = find_practitioners(
+            session,
+            lat=commune.lat,
+            lon=commune.lon,
+            radius_km=outcome.radius_km,
+            specialty=specialty,
+        )
+    outcome.total = len(hits)
+    outcome.hits = hits[: request.limit]
+    outcome.duration_ms = round((time.perf_counter() - started) * 1000)
+    session.add(
+        SearchLog(
+            where_kind="commune",
+            insee_code=commune.insee,
+            department=commune.department,
+            specialty=specialty,
+            radius_km=outcome.radius_km,
+            result_count=outcome.total,
+            duration_ms=outcome.duration_ms,
+        )
+    )
+    session.commit()
+    return outcome

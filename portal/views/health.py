@@ -1,0 +1,24 @@
+"""Liveness/readiness probe for load balancers and monitoring."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from werkzeug.wrappers import Response
+
+from portal import db, plugins
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """JSON health: database reachable, connectors loaded. No secrets, no versions of deps."""
+    database_ok = db.ping()
+    connectors = sorted(info.name for info in plugins.connector_infos(plugins.manager()))
+    body = {
+        "status": "ok" if database_ok else "degraded",
+        "database": "ok" if database_ok else "unreachable",
+        "connectors": connectors,
+    }
+    current_app.logger.debug("healthz %s", body)
+    return jsonify(body), 200 if database_ok else 503

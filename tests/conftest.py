@@ -1,0 +1,136 @@
+"""Shared fixtures: the app on a real SQLite file and on a real PostgreSQL server.
+
+Database-backed tests run once per backend (``app`` is parametrized). The
+schema is migrated once per backend into a template (a SQLite file copied per
+test, a PostgreSQL template database cloned per test), so every test starts
+from a fresh, migrated database in milliseconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from portal import create_app, migrate, plugins
+from portal.db import make_engine
+from portal.testing.browser import launch_kwargs
+from portal.testing.pgcluster import PgCluster, find_pg_bin, postgres_required
+
+
+def _backends() -> list[str]:
+    if find_pg_bin() is not None or postgres_required():
+        return ["sqlite", "postgresql"]
+    return ["sqlite"]
+
+
+BACKENDS = _backends()
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL cluster for the whole run (fails if binaries are missing)."""
+    with PgCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: PgCluster) -> str:
+    name = "sas_template"
+    pg_cluster.create_database(name)
+    engine = make_engine(pg_cluster.url(name))
+    migrate.upgrade(engine)
+    engine.dispose()
+    return name
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database on each backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "sas-portal.sqlite3"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    name = f"sas_test_{os.getpid()}_{next(_counter)}"
+    url = cluster.create_database(name, template=request.getfixturevalue("pg_template"))
+    yield url
+    cluster.drop_database(name)
+
+
+def make_test_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
+    config: Mapping[str, Any] = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": database_url,
+        "WTF_CSRF_ENABLED": False,
+        **overrides,
+    }
+    os.environ["SAS_PORTAL_INSTANCE_PATH"] = str(instance)
+    try:
+        return create_app(config)
+    finally:
+        del os.environ["SAS_PORTAL_INSTANCE_PATH"]
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = make_test_app(database_url, tmp_path / "instance")
+    yield app
+    from portal.db import EXTENSION_KEY
+
+    app.extensions[EXTENSION_KEY][0].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def plugin_manager() -> pluggy.PluginManager:
+    """A fresh plugin manager with the hookspecs and no plugin loaded."""
+    return plugins.make_plugin_manager(load_entry_points=False)
+
+
+@pytest.fixture
+def register_plugin(plugin_manager: pluggy.PluginManager):  # type: ignore[no-untyped-def]
+    """Register an inline plugin (a module-like object or class) for one test."""
+
+    def register(plugin: object, name: str | None = None) -> object:
+        plugin_manager.register(plugin, name=name)
+        plugin_manager.check_pending()
+        return plugin
+
+    return register
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright drives Debian's Chromium, never a downloaded browser."""
+    return {**browser_type_launch_args, **launch_kwargs()}

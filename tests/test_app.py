@@ -1,0 +1,64 @@
+"""Application factory, configuration precedence, health endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from portal import create_app
+
+
+def test_config_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    instance = tmp_path / "inst"
+    instance.mkdir()
+    (instance / "config.py").write_text(
+        "SEARCH_PAGE_SIZE = 11\nCONNECTOR_DEADLINE_S = 3.0\nDEFAULT_SPECIALTY = 'SM40'\n"
+    )
+    monkeypatch.setenv("SAS_PORTAL_INSTANCE_PATH", str(instance))
+    monkeypatch.setenv("SAS_PORTAL_CONNECTOR_DEADLINE_S", "4.5")
+    monkeypatch.setenv("SAS_PORTAL_SCHEDULER_ENABLED", "true")
+    monkeypatch.setenv("SAS_PORTAL_DISABLED_CONNECTORS", "cpts,sos_medecins")
+    app = create_app({"DEFAULT_SPECIALTY": "SM54"})
+    assert app.instance_path == str(instance.resolve())
+    assert app.config["SEARCH_PAGE_SIZE"] == 11  # instance file over defaults
+    assert app.config["CONNECTOR_DEADLINE_S"] == 4.5  # environment over instance file
+    assert app.config["SCHEDULER_ENABLED"] is True  # JSON-decoded
+    assert app.config["DEFAULT_SPECIALTY"] == "SM54"  # test mapping over everything
+    assert app.config["DISABLED_CONNECTORS"] == ["cpts", "sos_medecins"]
+    assert app.config["DATABASE_URL"] == f"sqlite:///{instance.resolve() / 'sas-portal.sqlite3'}"
+    # a secret is generated in the instance folder, not in the repository
+    assert (instance / "secret_key").read_text().strip() == app.config["SECRET_KEY"]
+    assert "INSTANCE_PATH" not in app.config
+
+
+def test_database_url_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}"
+    monkeypatch.setenv("SAS_PORTAL_INSTANCE_PATH", str(tmp_path / "i"))
+    monkeypatch.setenv("SAS_PORTAL_DATABASE_URL", url)
+    assert create_app().config["DATABASE_URL"] == url
+
+
+def test_healthz(client, app: Flask) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["database"] == "ok"
+    assert set(body["connectors"]) >= {"doctolib_like", "sos_medecins", "cpts", "sas_agenda"}
+    text = response.get_data(as_text=True)
+    assert "postgresql" not in text and "sqlite" not in text and app.config["SECRET_KEY"] not in text
+
+
+def test_healthz_reports_unreachable_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAS_PORTAL_INSTANCE_PATH", str(tmp_path / "i"))
+    app = create_app({"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
+
+
+def test_root_redirects_to_search(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/recherche")
