@@ -121,7 +121,8 @@ class Structure(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     national_id: Mapped[str] = mapped_column(String(40), unique=True)  # 1+FINESS / 3+SIRET / …
-    kind: Mapped[str] = mapped_column(String(16), index=True)  # SOS | CPTS | MSP | CDS | CABINET | ETAB
+    # SOS | CPTS | MSP | CDS | CABINET | ETAB
+    kind: Mapped[str] = mapped_column(String(16), index=True)
     name: Mapped[str] = mapped_column(String(200))
     department: Mapped[str | None] = mapped_column(String(3), index=True)
     feed_mode: Mapped[str] = mapped_column(String(16), default="manual")  # manual | automatic

@@ -89,13 +89,16 @@ class Outcome:
         return isinstance(self.error, ConnectorTimeout)
 
 
-def _run(future: Future[Any], function: Any, kwargs: dict[str, Any]) -> None:
+def _run(future: Future[tuple[Any, float]], function: Any, kwargs: dict[str, Any]) -> None:
+    """Run one implementation; the future's result is ``(value, finished_at)``."""
     if not future.set_running_or_notify_cancel():
         return
     try:
-        future.set_result(function(**kwargs))
-    except BaseException as exc:  # noqa: BLE001 - reported per connector
+        value = function(**kwargs)
+    except BaseException as exc:  # reported per connector
         future.set_exception(exc)
+    else:
+        future.set_result((value, time.monotonic()))
 
 
 def call_each(
@@ -124,7 +127,7 @@ def call_each(
     hook = getattr(pm.hook, hook_name)
     wanted = set(only) if only is not None else None
     started = time.monotonic()
-    running: dict[str, tuple[Future[Any], float]] = {}
+    running: dict[str, tuple[Future[tuple[Any, float]], float]] = {}
     for impl in hook.get_hookimpls():
         name = impl.plugin_name
         if wanted is not None and name not in wanted:
@@ -133,7 +136,7 @@ def call_each(
         if "config" in impl.argnames:
             call_kwargs["config"] = dict((configs or {}).get(name, {}))
         call_kwargs = {k: v for k, v in call_kwargs.items() if k in impl.argnames}
-        future: Future[Any] = Future()
+        future: Future[tuple[Any, float]] = Future()
         threading.Thread(
             target=_run,
             args=(future, impl.function, call_kwargs),
@@ -144,18 +147,20 @@ def call_each(
 
     results: dict[str, Outcome] = {}
     for name, (future, limit) in running.items():
-        remaining = max(0.0, started + limit - time.monotonic())
+        deadline_at = started + limit
         try:
-            value = future.result(timeout=remaining)
+            value, finished_at = future.result(timeout=max(0.0, deadline_at - time.monotonic()))
+            if finished_at > deadline_at:  # answered, but too late: ignored like a timeout
+                raise TimeoutError
         except TimeoutError:
             future.cancel()
             results[name] = Outcome(
                 name,
                 error=ConnectorTimeout(f"{name} n'a pas répondu en {limit:g} s"),
-                elapsed_s=time.monotonic() - started,
+                elapsed_s=limit,
             )
-        except BaseException as exc:  # noqa: BLE001 - reported per connector
+        except BaseException as exc:  # reported per connector
             results[name] = Outcome(name, error=exc, elapsed_s=time.monotonic() - started)
         else:
-            results[name] = Outcome(name, value=value, elapsed_s=time.monotonic() - started)
+            results[name] = Outcome(name, value=value, elapsed_s=finished_at - started)
     return results

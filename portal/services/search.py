@@ -81,7 +81,12 @@ def resolve_place(request: SearchRequest) -> tuple[geo.Commune | None, list[geo.
     commune = index.resolve(text)
     if commune is not None:
         return commune, []
-    return None, index.suggest(text, limit=8)
+    # A typo ("Agenn"): propose the communes of the longest prefix that matches some.
+    for end in range(len(text), 2, -1):
+        candidates = index.suggest(text[:end], limit=8)
+        if candidates:
+            return None, candidates
+    return None, []
 
 
 def find_practitioners(

@@ -1,0 +1,1 @@
+"""Testing support: throwaway PostgreSQL, browser settings, live server, conformance kit."""

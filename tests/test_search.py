@@ -1,0 +1,129 @@
+"""The first regulator page: practitioners of the directory around a commune."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from portal import db
+from portal.models import PlaceOfPractice, Practitioner, SearchLog
+from portal.services import geo
+from portal.services.search import SearchRequest, search
+
+AGEN = "47001"
+
+
+def _add(
+    session,
+    national_id: str,
+    name: str,
+    insee: str,
+    specialty: str = "SM54",  # type: ignore[no-untyped-def]
+    dlat: float = 0.0,
+) -> None:
+    commune = geo.get_index().by_insee(insee)
+    assert commune is not None
+    p = Practitioner(
+        national_id=national_id,
+        family_name=name,
+        given_name="Test",
+        title="DR",
+        specialty_code=specialty,
+    )
+    session.add(p)
+    session.flush()
+    session.add(
+        PlaceOfPractice(
+            activity_key=f"k-{national_id}",
+            practitioner_id=p.id,
+            address_line="1 rue Fictive",
+            postal_code=commune.postal_codes[0],
+            insee_code=insee,
+            city=commune.name,
+            department=commune.department,
+            lat=commune.lat + dlat,
+            lon=commune.lon,
+        )
+    )
+
+
+def _seed(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        s = db.session()
+        _add(s, "899000000011", "Proche", AGEN, dlat=0.01)  # ~1 km
+        _add(s, "899000000012", "Plusloin", AGEN, dlat=0.1)  # ~11 km
+        _add(s, "899000000013", "Pediatre", AGEN, specialty="SM40")
+        _add(s, "899000000014", "Bordelais", "33063")  # Bordeaux, ~120 km
+        s.commit()
+
+
+def test_search_lists_nearest_first_within_radius(app) -> None:  # type: ignore[no-untyped-def]
+    _seed(app)
+    with app.app_context():
+        outcome = search(db.session(), SearchRequest(where="Agen", specialty="SM54"))
+        assert outcome.commune is not None and outcome.commune.insee == AGEN
+        radius = geo.get_index().department_radius("47")
+        assert outcome.radius_km == radius.city_radius_km
+        names = [h.name for h in outcome.hits]
+        assert names[0].endswith("Proche")
+        assert all("Bordelais" not in n and "Pediatre" not in n for n in names)
+        distances = [h.distance_km for h in outcome.hits]
+        assert distances == sorted(distances)
+        assert 0.5 < distances[0] < 2.0
+        # the search is logged anonymously
+        log = db.session().scalars(select(SearchLog)).one()
+        assert log.insee_code == AGEN and log.result_count == outcome.total
+
+
+def test_search_widens_the_radius_when_nobody_is_near(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        s = db.session()
+        _add(s, "899000000021", "Lointain", AGEN, dlat=0.35)  # ~39 km north of Agen
+        s.commit()
+        outcome = search(s, SearchRequest(insee=AGEN, specialty="SM54"))
+        assert [h.name for h in outcome.hits] == ["Dr Test Lointain"]
+        assert outcome.widened_from_km is not None
+        assert outcome.radius_km > outcome.widened_from_km
+
+
+def test_unknown_place_is_a_clear_message(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        outcome = search(db.session(), SearchRequest(where="Zzyzx-sur-Mer"))
+        assert outcome.commune is None
+        assert outcome.problem and "introuvable" in outcome.problem
+        assert db.session().scalar(select(func.count()).select_from(SearchLog)) == 0
+
+
+def test_search_page_full_and_fragment(client, app) -> None:  # type: ignore[no-untyped-def]
+    _seed(app)
+    page = client.get("/recherche?lieu=Agen&specialite=SM54")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "<form" in html and 'id="resultats"' in html and "Proche" in html
+    assert "htmx-2.0.11/htmx.min.js" in html
+    assert "HX-Request" in page.headers["Vary"]
+    fragment = client.get("/recherche?lieu=Agen&specialite=SM54", headers={"HX-Request": "true"})
+    body = fragment.get_data(as_text=True)
+    assert body.lstrip().startswith('<section id="resultats"')
+    assert "<form" not in body and "Proche" in body and "km" in body
+
+
+def test_search_page_without_place_shows_the_form_only(client) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/recherche").get_data(as_text=True)
+    assert 'name="lieu"' in html and "Médecine générale" in html
+    assert "result-card" not in html
+
+
+def test_search_page_unknown_place_proposes_candidates(client) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/recherche?lieu=Agenn").get_data(as_text=True)
+    assert "introuvable" in html
+    assert "insee=47001" in html  # "Agen" proposed as a link
+
+
+def test_autocompletion_fragment(client) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/recherche/communes?lieu=agen").get_data(as_text=True)
+    assert 'role="listbox"' in html and 'id="lieu-suggestions"' in html
+    first = html.index('role="option"')
+    assert 'data-value="47001"' in html[first : first + 200]
+    assert "hidden" not in html.split(">")[0]
+    empty = client.get("/recherche/communes?lieu=x").get_data(as_text=True)
+    assert "hidden" in empty and 'role="option"' not in empty
