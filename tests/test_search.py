@@ -5,54 +5,29 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from portal import db
-from portal.models import PlaceOfPractice, Practitioner, SearchLog
+from portal.models import SearchLog
 from portal.services import geo
 from portal.services.search import SearchRequest, search
+from tests.factories import add_practitioner
 
 AGEN = "47001"
-
-
-def _add(
-    session,
-    national_id: str,
-    name: str,
-    insee: str,
-    specialty: str = "SM54",  # type: ignore[no-untyped-def]
-    dlat: float = 0.0,
-) -> None:
-    commune = geo.get_index().by_insee(insee)
-    assert commune is not None
-    p = Practitioner(
-        national_id=national_id,
-        family_name=name,
-        given_name="Test",
-        title="DR",
-        specialty_code=specialty,
-    )
-    session.add(p)
-    session.flush()
-    session.add(
-        PlaceOfPractice(
-            activity_key=f"k-{national_id}",
-            practitioner_id=p.id,
-            address_line="1 rue Fictive",
-            postal_code=commune.postal_codes[0],
-            insee_code=insee,
-            city=commune.name,
-            department=commune.department,
-            lat=commune.lat + dlat,
-            lon=commune.lon,
-        )
-    )
 
 
 def _seed(app) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
         s = db.session()
-        _add(s, "899000000011", "Proche", AGEN, dlat=0.01)  # ~1 km
-        _add(s, "899000000012", "Plusloin", AGEN, dlat=0.1)  # ~11 km
-        _add(s, "899000000013", "Pediatre", AGEN, specialty="SM40")
-        _add(s, "899000000014", "Bordelais", "33063")  # Bordeaux, ~120 km
+        add_practitioner(
+            s, national_id="899000000011", family_name="Proche", insee=AGEN, dlat=0.01
+        )  # ~1 km
+        add_practitioner(
+            s, national_id="899000000012", family_name="Plusloin", insee=AGEN, dlat=0.1
+        )  # ~11 km
+        add_practitioner(
+            s, national_id="899000000013", family_name="Pediatre", insee=AGEN, specialty="SM40"
+        )
+        add_practitioner(
+            s, national_id="899000000014", family_name="Bordelais", insee="33063"
+        )  # Bordeaux, ~120 km
         s.commit()
 
 
@@ -77,7 +52,9 @@ def test_search_lists_nearest_first_within_radius(app) -> None:  # type: ignore[
 def test_search_widens_the_radius_when_nobody_is_near(app) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
         s = db.session()
-        _add(s, "899000000021", "Lointain", AGEN, dlat=0.35)  # ~39 km north of Agen
+        add_practitioner(
+            s, national_id="899000000021", family_name="Lointain", insee=AGEN, dlat=0.35
+        )  # ~39 km north of Agen
         s.commit()
         outcome = search(s, SearchRequest(insee=AGEN, specialty="SM54"))
         assert [h.name for h in outcome.hits] == ["Dr Test Lointain"]

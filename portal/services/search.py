@@ -113,7 +113,6 @@ def find_practitioners(
     )
     if specialty:
         query = query.where(Practitioner.specialty_code == specialty)
-    labels = reference.specialties()
     nearest: dict[int, PractitionerHit] = {}
     for practitioner, place in session.execute(query):
         assert place.lat is not None and place.lon is not None  # filtered by the box
@@ -128,7 +127,11 @@ def find_practitioners(
             national_id=practitioner.national_id,
             name=practitioner.display_name,
             specialty_code=practitioner.specialty_code,
-            specialty_label=labels.get(practitioner.specialty_code or "", ""),
+            specialty_label=(
+                reference.display_specialty(practitioner.specialty_code)
+                if practitioner.specialty_code
+                else ""
+            ),
             sas_participation=practitioner.sas_participation,
             place_name=place.name,
             address_line=place.address_line,

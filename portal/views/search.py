@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from jinja2_fragments.flask import render_block
-from werkzeug.wrappers import Response
 
 from portal import db
 from portal.services import geo, reference
@@ -28,7 +27,12 @@ def page() -> Response:
         limit=int(current_app.config["SEARCH_PAGE_SIZE"]),
     )
     outcome = search(db.session(), form)
-    context = {"outcome": outcome, "form": form, "specialties": reference.specialties()}
+    context = {
+        "outcome": outcome,
+        "form": form,
+        "specialties": reference.specialty_choices(),
+        "specialty_label": reference.display_specialty(form.specialty) if form.specialty else "",
+    }
     if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
         return _vary(Response(render_block("search/page.html", "results", **context)))
     return _vary(Response(render_template("search/page.html", **context)))
