@@ -180,9 +180,7 @@ class ConnectorBinding(TimestampMixin, Base):
     """Which source serves a practitioner or structure, with its upstream ids."""
 
     __tablename__ = "connector_bindings"
-    __table_args__ = (
-        UniqueConstraint("source", "practitioner_id", "structure_id"),
-    )
+    __table_args__ = (UniqueConstraint("source", "practitioner_id", "structure_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # "doctolib_like:<editor>", "sos_medecins", "cpts", "sas_agenda"

@@ -52,9 +52,7 @@ def make_plugin_manager(
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION_KEY] = make_plugin_manager(
-        disabled=app.config["DISABLED_CONNECTORS"]
-    )
+    app.extensions[EXTENSION_KEY] = make_plugin_manager(disabled=app.config["DISABLED_CONNECTORS"])
 
 
 def manager() -> pluggy.PluginManager:

@@ -47,10 +47,14 @@ def test_healthz(client, app: Flask) -> None:  # type: ignore[no-untyped-def]
     assert body["database"] == "ok"
     assert set(body["connectors"]) >= {"doctolib_like", "sos_medecins", "cpts", "sas_agenda"}
     text = response.get_data(as_text=True)
-    assert "postgresql" not in text and "sqlite" not in text and app.config["SECRET_KEY"] not in text
+    assert (
+        "postgresql" not in text and "sqlite" not in text and app.config["SECRET_KEY"] not in text
+    )
 
 
-def test_healthz_reports_unreachable_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_healthz_reports_unreachable_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SAS_PORTAL_INSTANCE_PATH", str(tmp_path / "i"))
     app = create_app({"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
     response = app.test_client().get("/healthz")
