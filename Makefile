@@ -63,10 +63,12 @@ postgres-bin:
 
 test: venv chromium postgres-bin
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 demo: venv
 	$(BIN)/sas-portal demo

@@ -43,8 +43,13 @@ _ARTICLES = frozenset({"l", "le", "la", "les"})
 # Words that start no autocompletion key ("sur" must not list every "X-sur-Y").
 _PARTICLES = _ARTICLES | {"d", "de", "du", "des", "en", "sur", "sous", "et", "a", "au", "aux"}
 # search_radius.csv columns, in DepartmentRadius order after code, label and territory
-_RADIUS_NUMBERS = ("countyRadius", "cityDefaultRadius", "enlargementValue")
-_RADIUS_NUMBERS += ("barycentreCityLat", "barycentreCityLon")
+_RADIUS_NUMBERS = (
+    "countyRadius",
+    "cityDefaultRadius",
+    "enlargementValue",
+    "barycentreCityLat",
+    "barycentreCityLon",
+)
 _CODE = re.compile(r"\d{5}|2[AB]\d{3}")
 _CODE_PREFIX = re.compile(r"\d{1,5}|2[ab]\d{0,3}")
 _NAME_AND_POSTCODE = re.compile(

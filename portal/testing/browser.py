@@ -116,7 +116,7 @@ class LiveServer:
             threaded=True,
             request_handler=_QuietHandler if self.quiet else None,
         )
-        self._server.daemon_threads = True  # a hung request never blocks interpreter exit
+        self._server.daemon_threads = True  # type: ignore[attr-defined]  # a hung request never blocks interpreter exit
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "PgCluster",
@@ -282,7 +283,7 @@ class PgCluster:
 
     # -- databases ----------------------------------------------------------------------
 
-    def connect(self, dbname: str = "postgres", **kwargs: object):  # -> psycopg.Connection
+    def connect(self, dbname: str = "postgres", **kwargs: Any):  # -> psycopg.Connection
         """A psycopg connection to ``dbname`` (autocommit unless told otherwise)."""
         import psycopg
 
