@@ -9,7 +9,7 @@ from portal import plugins
 
 @click.command("connectors")
 def connectors_command() -> None:
-    """List the loaded connectors with their capabilities."""
+    """Liste les connecteurs chargés et leurs capacités."""
     from flask import current_app
 
     pm = plugins.manager()

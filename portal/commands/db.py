@@ -13,7 +13,7 @@ db_cli = AppGroup("db", help="Base de données : migrations du schéma (Alembic)
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def upgrade_command(revision: str) -> None:
-    """Apply the migrations up to REVISION (default: the newest)."""
+    """Applique les migrations jusqu'à REVISION (par défaut : la dernière)."""
     engine = db.engine()
     before = migrate.current_revision(engine)
     try:
@@ -31,14 +31,14 @@ def upgrade_command(revision: str) -> None:
 @db_cli.command("downgrade")
 @click.argument("revision")
 def downgrade_command(revision: str) -> None:
-    """Revert the migrations down to REVISION (``base`` empties the schema)."""
+    """Annule les migrations jusqu'à REVISION (``base`` vide le schéma)."""
     migrate.downgrade(db.engine(), revision)
     click.echo(f"Schéma ramené à {migrate.current_revision(db.engine()) or 'vide'}")
 
 
 @db_cli.command("current")
 def current_command() -> None:
-    """Print the schema revision of the database and whether it is up to date."""
+    """Affiche la révision du schéma et s'il est à jour."""
     engine = db.engine()
     current = migrate.current_revision(engine)
     head = migrate.head_revision(engine)

@@ -15,11 +15,11 @@ from portal.models import Practitioner
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option(
-    "--departments", default="47,92,35,31", show_default=True, help="Départements de démo."
+    "--departments", default="47,92,35,31", show_default=True, help="Départements de l'annuaire de démonstration."
 )
 @click.option("--no-serve", is_flag=True, help="Préparer la base sans lancer le serveur.")
 def demo_command(host: str, port: int, departments: str, no_serve: bool) -> None:
-    """Run the portal with demo data on the embedded defaults (SQLite, local sources)."""
+    """Lance le portail avec des données de démonstration (SQLite, sources locales)."""
     from portal.services.demo_directory import generate_demo_directory
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
