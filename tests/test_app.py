@@ -66,3 +66,25 @@ def test_root_redirects_to_search(client) -> None:  # type: ignore[no-untyped-de
     response = client.get("/")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/recherche")
+
+
+def test_connectors_command_lists_capabilities(runner) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(args=["connectors"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert set(lines) == {"cpts", "doctolib_like", "sas_agenda", "sos_medecins"}
+    assert "accounts" in lines["doctolib_like"] and "booking_redirect" in lines["doctolib_like"]
+
+
+def test_console_script_lists_flask_and_portal_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from portal.cli import main
+
+    monkeypatch.setenv("SAS_PORTAL_INSTANCE_PATH", str(tmp_path / "i"))
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0, result.output
+    for command in ("db", "directory", "connectors", "demo", "run", "routes"):
+        assert f"  {command} " in result.output, command

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import click
+from flask.cli import with_appcontext
 
 from portal import plugins
 
 
 @click.command("connectors")
+@with_appcontext
 def connectors_command() -> None:
     """Liste les connecteurs chargés et leurs capacités."""
     from flask import current_app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from werkzeug.serving import run_simple
 
@@ -12,10 +13,14 @@ from portal.models import Practitioner
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option(
-    "--departments", default="47,92,35,31", show_default=True, help="Départements de l'annuaire de démonstration."
+    "--departments",
+    default="47,92,35,31",
+    show_default=True,
+    help="Départements de l'annuaire de démonstration.",
 )
 @click.option("--no-serve", is_flag=True, help="Préparer la base sans lancer le serveur.")
 def demo_command(host: str, port: int, departments: str, no_serve: bool) -> None:
