@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import random
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -278,7 +279,21 @@ class _DemoDepartment:
         return (f"{number}{suffix} {self.rng.choice(STREET_TYPES)} "
                 f"{self.rng.choice(STREET_NAMES)}")  # fmt: skip
 
+    def spread(self, commune: Commune) -> tuple[float, float]:
+        """A fictitious point around the commune centre, wider for bigger towns.
+
+        Without it every practitioner of a town would sit on its centre: equal
+        distances, stacked map markers, nothing like a real directory.
+        """
+        radius_km = min(3.0, 0.3 + math.sqrt(max(commune.population, 1)) / 150)
+        angle = self.rng.uniform(0, 2 * math.pi)
+        r = radius_km * math.sqrt(self.rng.random())
+        dlat = r * math.cos(angle) / 111.2
+        dlon = r * math.sin(angle) / (111.2 * max(math.cos(math.radians(commune.lat)), 0.1))
+        return round(commune.lat + dlat, 6), round(commune.lon + dlon, 6)
+
     def place(self, key: str, commune: Commune, **values: object) -> PlaceOfPractice:
+        lat, lon = self.spread(commune)
         place = PlaceOfPractice(
             activity_key=key,
             address_line=self.street(),
@@ -286,9 +301,9 @@ class _DemoDepartment:
             insee_code=commune.insee,
             city=commune.name,
             department=self.department,
-            lat=commune.lat,
-            lon=commune.lon,
-            geocode_precision="commune",
+            lat=lat,
+            lon=lon,
+            geocode_precision="demo",
             phone=fictitious_phone(self.rng, self.department),
             **values,
         )
@@ -411,11 +426,12 @@ class _DemoDepartment:
             gps = [p for p in people if p[0].specialty_code == GENERAL_PRACTICE
                    and p[2] not in members]  # fmt: skip
             gps.sort(key=lambda p: distance_km(p[1].lat or 0, p[1].lon or 0, town.lat, town.lon))
+            msp_point = self.spread(town)
             for _, place, national_id in gps[: rng.randint(4, 8)]:
                 place.structure, place.name, place.address_line = msp, msp.name, address
                 place.insee_code, place.city = town.insee, town.name
                 place.postal_code = town.postal_codes[0] if town.postal_codes else ""
-                place.lat, place.lon = town.lat, town.lon
+                place.lat, place.lon = msp_point
                 members.add(national_id)
         return members
 
