@@ -19,9 +19,9 @@ from portal.services.directory import (
     DirectoryFormatError,
     ImportReport,
     import_directory,
-    write_synthetic_extraction,
 )
 from portal.services.geo import get_index
+from portal.services.synthetic_directory import write_synthetic_extraction
 
 NATIONAL_ID = "Identification nationale PP"
 COMMUNE = "Code commune (coord. structure)"

@@ -15,8 +15,8 @@ from portal.services.directory import (
     DirectoryFormatError,
     ImportReport,
     import_directory,
-    write_synthetic_extraction,
 )
+from portal.services.synthetic_directory import write_synthetic_extraction
 
 MAX_LISTED = 50
 

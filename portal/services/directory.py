@@ -39,7 +39,6 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, text, update
@@ -652,41 +651,3 @@ def _address_line(v: list[str]) -> str:
     )  # fmt: skip
     parts = (v[_F["geo_complement"]], street, v[_F["distribution"]])
     return ", ".join(part for part in parts if part)
-
-
-# ---------------------------------------------------------------------- synthetic files
-
-BAD_LINE_KINDS = ("columns", "commune", "identifier")
-
-
-def write_synthetic_extraction(
-    path: str | os.PathLike[str],
-    lines: int,
-    seed: int = 0,
-    bad_lines: Iterable[int] = (),
-) -> Path:
-    """Write a fictitious extraction in the exact 52-column format, for tests and benchmarks.
-
-    :param lines: number of data lines (the header comes on top).
-    :param bad_lines: file line numbers (header = line 1) to break on purpose; in
-        increasing order they get, in turn, a wrong column count, an unknown commune
-        code (``00000``) and an empty identifier.
-    """
-    from portal.services.demo_directory import synthetic_rows
-
-    bad = {number: BAD_LINE_KINDS[i % 3] for i, number in enumerate(sorted(set(bad_lines)))}
-    target = Path(path)
-    with open(target, "w", encoding="utf-8", newline="\n") as out:
-        out.write("|".join(HEADER_52) + "|\n")
-        for number, row in enumerate(synthetic_rows(lines, seed, get_index()), start=2):
-            kind = bad.get(number)
-            if kind == "commune":
-                row["Code commune (coord. structure)"] = "00000"
-            elif kind == "identifier":
-                for column in HEADER_52[:3]:
-                    row[column] = ""
-            values = [row.get(column, "") for column in HEADER_52]
-            if kind == "columns":
-                del values[-1]
-            out.write("|".join(values) + "|\n")
-    return target
