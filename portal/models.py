@@ -225,7 +225,10 @@ class ConnectorRun(Base):
     source: Mapped[str] = mapped_column(String(80), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    ids_asked: Mapped[int] = mapped_column(Integer, default=0)
     slot_count: Mapped[int] = mapped_column(Integer, default=0)
+    # fresh | failed | timeout | open (breaker) | killed
+    status: Mapped[str] = mapped_column(String(16), default="fresh")
     error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -307,3 +310,44 @@ class SearchLog(Base):
     with_slots_count: Mapped[int] = mapped_column(Integer, default=0)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     origin: Mapped[str | None] = mapped_column(String(64))
+
+
+class ConnectorState(Base):
+    """Per-source health: circuit breaker and kill switch.
+
+    ``source`` is a slot source (``doctolib_like:editeur-a``, ``cpts`` …), not a plugin.
+    """
+
+    __tablename__ = "connector_states"
+
+    source: Mapped[str] = mapped_column(String(80), primary_key=True)
+    killed: Mapped[bool] = mapped_column(Boolean, default=False)
+    killed_by: Mapped[str | None] = mapped_column(String(64))
+    killed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    open_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SlotFetch(Base):
+    """When the slots of one practitioner/structure were last fetched from a source."""
+
+    __tablename__ = "slot_fetches"
+
+    source: Mapped[str] = mapped_column(String(80), primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last success
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="fresh")  # fresh|failed|timeout
+
+
+class Lease(Base):
+    """A named lease, so that only one scheduler process runs the jobs."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

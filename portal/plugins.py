@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pluggy
 from flask import Flask, current_app
@@ -24,6 +24,7 @@ from portal.domain import DEFAULT_DEADLINE_S, ConnectorInfo
 from portal.errors import ConnectorTimeout
 
 EXTENSION_KEY = "sas_portal.plugins"
+K = TypeVar("K")
 
 
 def make_plugin_manager(
@@ -111,9 +112,6 @@ def call_each(
 ) -> dict[str, Outcome]:
     """Call every implementation of ``hook_name`` separately and concurrently.
 
-    Each implementation runs in its own daemon thread, so one that hangs is
-    abandoned at its deadline without holding up the others or the process.
-
     :param deadline: default deadline in seconds for each implementation.
     :param deadlines: per-plugin deadlines overriding ``deadline``.
     :param configs: per-plugin configuration sections, passed as ``config``
@@ -122,29 +120,70 @@ def call_each(
     :return: plugin name → :class:`Outcome` (``value`` is the hook's return
         value, ``None`` included; a missed deadline is a ``ConnectorTimeout``).
     """
-    hook = getattr(pm.hook, hook_name)
     wanted = set(only) if only is not None else None
+    names = [
+        impl.plugin_name
+        for impl in getattr(pm.hook, hook_name).get_hookimpls()
+        if wanted is None or impl.plugin_name in wanted
+    ]
+    return call_many(
+        pm,
+        hook_name,
+        {name: Call(name, kwargs, (deadlines or {}).get(name, deadline)) for name in names},
+        configs=configs,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call of one plugin's implementation, with its own arguments and deadline."""
+
+    plugin: str
+    kwargs: Mapping[str, Any]
+    deadline: float = DEFAULT_DEADLINE_S
+
+
+def call_many(
+    pm: pluggy.PluginManager,
+    hook_name: str,
+    calls: Mapping[K, Call],
+    *,
+    configs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[K, Outcome]:
+    """Run several calls of one hook concurrently, each in its own daemon thread.
+
+    The same plugin may be called several times (one call per source and
+    batch of ids). A call that misses its deadline is abandoned — its thread
+    keeps running but its answer is ignored — so one hanging connector never
+    holds up the others nor the request.
+
+    :return: call key → :class:`Outcome`; a call to a plugin that does not
+        implement the hook gets ``Outcome(value=None)``.
+    """
+    impls = {impl.plugin_name: impl for impl in getattr(pm.hook, hook_name).get_hookimpls()}
     started = time.monotonic()
-    running: dict[str, tuple[Future[tuple[Any, float]], float]] = {}
-    for impl in hook.get_hookimpls():
-        name = impl.plugin_name
-        if wanted is not None and name not in wanted:
+    running: dict[K, tuple[Future[tuple[Any, float]], float]] = {}
+    results: dict[K, Outcome] = {}
+    for key, call in calls.items():
+        impl = impls.get(call.plugin)
+        if impl is None:
+            results[key] = Outcome(call.plugin)
             continue
-        call_kwargs = dict(kwargs)
+        call_kwargs = dict(call.kwargs)
         if "config" in impl.argnames:
-            call_kwargs["config"] = dict((configs or {}).get(name, {}))
+            call_kwargs["config"] = dict((configs or {}).get(call.plugin, {}))
         call_kwargs = {k: v for k, v in call_kwargs.items() if k in impl.argnames}
         future: Future[tuple[Any, float]] = Future()
         threading.Thread(
             target=_run,
             args=(future, impl.function, call_kwargs),
-            name=f"connector-{name}-{hook_name}",
+            name=f"connector-{call.plugin}-{hook_name}",
             daemon=True,
         ).start()
-        running[name] = (future, (deadlines or {}).get(name, deadline))
+        running[key] = (future, call.deadline)
 
-    results: dict[str, Outcome] = {}
-    for name, (future, limit) in running.items():
+    for key, (future, limit) in running.items():
+        name = calls[key].plugin
         deadline_at = started + limit
         try:
             value, finished_at = future.result(timeout=max(0.0, deadline_at - time.monotonic()))
@@ -152,13 +191,13 @@ def call_each(
                 raise TimeoutError
         except TimeoutError:
             future.cancel()
-            results[name] = Outcome(
+            results[key] = Outcome(
                 name,
                 error=ConnectorTimeout(f"{name} n'a pas répondu en {limit:g} s"),
                 elapsed_s=limit,
             )
         except BaseException as exc:  # reported per connector
-            results[name] = Outcome(name, error=exc, elapsed_s=time.monotonic() - started)
+            results[key] = Outcome(name, error=exc, elapsed_s=time.monotonic() - started)
         else:
-            results[name] = Outcome(name, value=value, elapsed_s=finished_at - started)
+            results[key] = Outcome(name, value=value, elapsed_s=finished_at - started)
     return results

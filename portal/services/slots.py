@@ -1,0 +1,428 @@
+"""Slot aggregation: fetch from every bound source, cache, and report per-source health.
+
+The only caller of the ``fetch_slots`` hook. Targets are grouped by the source
+they are bound to and cut into batches of at most 25 national ids; every
+(source, batch) is called concurrently under the source's deadline
+(``plugins.call_many``). Successful answers replace that source's cached
+slots for those ids and that window (a slot gone upstream disappears here);
+a failing source keeps its last-known slots, reported as stale with their age.
+A circuit breaker skips a source after repeated failures, and a kill switch
+(configuration ``KILLED_SOURCES`` or the administration page) stops calling it
+and hides its slots.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo
+
+import pluggy
+from sqlalchemy import CursorResult, delete, or_, select
+from sqlalchemy.orm import Session
+
+from portal.domain import MAX_IDS_PER_REQUEST, Slot, SlotQuery, SlotTarget
+from portal.errors import ConnectorError, ConnectorTimeout
+from portal.models import (
+    CachedSlot,
+    ConnectorBinding,
+    ConnectorRun,
+    ConnectorState,
+    Practitioner,
+    SlotFetch,
+    Structure,
+)
+from portal.plugins import Call, call_many
+from portal.services.slot_json import slot_from_json
+
+log = logging.getLogger(__name__)
+
+SourceState = Literal["fresh", "partial", "failed", "timeout", "open", "killed", "absent"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Aggregation settings, from the app configuration (see ``settings_from_config``)."""
+
+    configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    deadline_s: float = 7.0
+    deadlines: Mapping[str, float] = field(default_factory=dict)
+    killed: frozenset[str] = frozenset()
+    breaker_threshold: int = 3
+    breaker_cooldown_s: float = 60.0
+
+
+def settings_from_config(config: Mapping[str, Any]) -> Settings:
+    return Settings(
+        configs=config.get("CONNECTORS", {}),
+        deadline_s=float(config.get("CONNECTOR_DEADLINE_S", 7.0)),
+        deadlines=config.get("CONNECTOR_DEADLINES", {}),
+        killed=frozenset(config.get("KILLED_SOURCES", ())),
+        breaker_threshold=int(config.get("BREAKER_THRESHOLD", 3)),
+        breaker_cooldown_s=float(config.get("BREAKER_COOLDOWN_S", 60.0)),
+    )
+
+
+@dataclass(slots=True)
+class SourceStatus:
+    """What happened to one source during a refresh."""
+
+    source: str
+    state: SourceState
+    ids_asked: int = 0
+    slot_count: int = 0
+    duration_ms: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "fresh"
+
+
+@dataclass(slots=True)
+class RefreshReport:
+    statuses: dict[str, SourceStatus] = field(default_factory=dict)
+    duration_ms: int = 0
+
+    @property
+    def slot_count(self) -> int:
+        return sum(s.slot_count for s in self.statuses.values())
+
+
+def plugin_of(source: str) -> str:
+    """The connector (plugin) name of a source: ``doctolib_like:editeur-a`` → ``doctolib_like``."""
+    return source.split(":", 1)[0]
+
+
+def window(
+    now: datetime | None = None, *, days: int = 3, tz: str = "Europe/Paris"
+) -> tuple[datetime, datetime]:
+    """From now to the end of the ``days``-th local day (today, tomorrow, the day after)."""
+    now = now or datetime.now(UTC)
+    local = now.astimezone(ZoneInfo(tz))
+    end_local = (local + timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return now, end_local.astimezone(UTC)
+
+
+def bound_targets(
+    session: Session,
+    *,
+    sources: Iterable[str] | None = None,
+    practitioner_ids: Iterable[int] | None = None,
+    structure_ids: Iterable[int] | None = None,
+) -> list[SlotTarget]:
+    """The slot targets bound to sources, optionally limited to some sources or rows."""
+    query = (
+        select(ConnectorBinding, Practitioner.national_id, Structure.national_id)
+        .outerjoin(Practitioner, Practitioner.id == ConnectorBinding.practitioner_id)
+        .outerjoin(Structure, Structure.id == ConnectorBinding.structure_id)
+        .where(ConnectorBinding.enabled.is_(True))
+        .order_by(ConnectorBinding.id)
+    )
+    if sources is not None:
+        query = query.where(ConnectorBinding.source.in_(list(sources)))
+    filters = []
+    if practitioner_ids is not None:
+        filters.append(ConnectorBinding.practitioner_id.in_(list(practitioner_ids)))
+    if structure_ids is not None:
+        filters.append(ConnectorBinding.structure_id.in_(list(structure_ids)))
+    if filters:
+        query = query.where(or_(*filters))
+    targets = []
+    for binding, practitioner_nid, structure_nid in session.execute(query):
+        is_practitioner = binding.practitioner_id is not None
+        national_id = practitioner_nid if is_practitioner else structure_nid
+        if national_id:
+            targets.append(
+                SlotTarget(
+                    national_id=national_id,
+                    kind="practitioner" if is_practitioner else "structure",
+                    source=binding.source,
+                    upstream_ids=dict(binding.upstream_ids or {}),
+                )
+            )
+    return targets
+
+
+def batches(
+    targets: Sequence[SlotTarget], size: int = MAX_IDS_PER_REQUEST
+) -> list[tuple[SlotTarget, ...]]:
+    return [tuple(targets[i : i + size]) for i in range(0, len(targets), size)]
+
+
+def _state(session: Session, source: str) -> ConnectorState:
+    state = session.get(ConnectorState, source)
+    if state is None:
+        state = ConnectorState(source=source, killed=False, consecutive_failures=0)
+        session.add(state)
+    return state
+
+
+def _skip_reason(
+    state: ConnectorState, source: str, settings: Settings, loaded: set[str], now: datetime
+) -> SourceStatus | None:
+    if source in settings.killed or state.killed:
+        return SourceStatus(source, "killed", error="source coupée par un administrateur")
+    if plugin_of(source) not in loaded:
+        return SourceStatus(source, "absent", error="connecteur non chargé")
+    if state.open_until is not None and state.open_until > now:
+        return SourceStatus(
+            source,
+            "open",
+            error=f"trop d'échecs consécutifs : nouvel essai après "
+            f"{state.open_until.astimezone(ZoneInfo('Europe/Paris')):%H:%M:%S}",
+        )
+    return None
+
+
+def refresh(
+    session: Session,
+    pm: pluggy.PluginManager,
+    targets: Sequence[SlotTarget],
+    start: datetime,
+    end: datetime,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+) -> RefreshReport:
+    """Fetch the slots of ``targets`` from their sources, update the cache, report per source."""
+    began = time.perf_counter()
+    now = now or datetime.now(UTC)
+    by_source: dict[str, list[SlotTarget]] = defaultdict(list)
+    for target in targets:
+        by_source[target.source].append(target)
+    loaded = {impl.plugin_name for impl in pm.hook.fetch_slots.get_hookimpls()}
+
+    report = RefreshReport()
+    calls: dict[tuple[str, int], Call] = {}
+    for source, source_targets in by_source.items():
+        skipped = _skip_reason(_state(session, source), source, settings, loaded, now)
+        if skipped is not None:
+            skipped.ids_asked = len(source_targets)
+            report.statuses[source] = skipped
+            continue
+        deadline = settings.deadlines.get(source, settings.deadline_s)
+        for i, batch in enumerate(batches(source_targets)):
+            query = SlotQuery(targets=batch, start=start, end=end)
+            calls[(source, i)] = Call(plugin_of(source), {"query": query}, deadline)
+
+    outcomes = call_many(pm, "fetch_slots", calls, configs=settings.configs)
+    per_source: dict[str, list[tuple[tuple[SlotTarget, ...], Any]]] = defaultdict(list)
+    for (source, _), call in calls.items():
+        per_source[source].append((call.kwargs["query"].targets, None))
+    for (source, i), outcome in outcomes.items():
+        batch_targets = per_source[source][i][0]
+        per_source[source][i] = (batch_targets, outcome)
+
+    for source, results in per_source.items():
+        report.statuses[source] = _record(session, source, results, start, end, settings, now)
+    session.commit()
+    report.duration_ms = round((time.perf_counter() - began) * 1000)
+    return report
+
+
+def _record(
+    session: Session,
+    source: str,
+    results: list[tuple[tuple[SlotTarget, ...], Any]],
+    start: datetime,
+    end: datetime,
+    settings: Settings,
+    now: datetime,
+) -> SourceStatus:
+    """Store one source's answers: cache, fetch times, run, breaker."""
+    status = SourceStatus(source, "fresh")
+    errors: list[str] = []
+    timed_out = False
+    for batch, outcome in results:
+        ids = [t.national_id for t in batch]
+        status.ids_asked += len(ids)
+        status.duration_ms = max(status.duration_ms, round(outcome.elapsed_s * 1000))
+        if outcome.ok:
+            slots = [s for s in (outcome.value or []) if isinstance(s, Slot)]
+            status.slot_count += _replace_cached(session, source, ids, slots, start, end, now)
+            _mark_fetched(session, source, ids, now, "fresh")
+        else:
+            timed_out = timed_out or isinstance(outcome.error, ConnectorTimeout)
+            errors.append(_describe(outcome.error))
+            _mark_fetched(session, source, ids, now, "timeout" if timed_out else "failed")
+    state = _state(session, source)
+    if errors:
+        status.error = "; ".join(dict.fromkeys(errors))
+        failed_all = len(errors) == len(results)
+        status.state = ("timeout" if timed_out else "failed") if failed_all else "partial"
+        state.consecutive_failures = (state.consecutive_failures or 0) + 1
+        state.last_failure_at, state.last_error = now, status.error
+        if state.consecutive_failures >= settings.breaker_threshold:
+            state.open_until = now + timedelta(seconds=settings.breaker_cooldown_s)
+        log.warning("source %s: %s", source, status.error)
+    else:
+        state.consecutive_failures, state.open_until, state.last_success_at = 0, None, now
+    session.add(
+        ConnectorRun(
+            source=source,
+            started_at=now,
+            duration_ms=status.duration_ms,
+            ids_asked=status.ids_asked,
+            slot_count=status.slot_count,
+            status=status.state,
+            error=status.error,
+        )
+    )
+    return status
+
+
+def _describe(error: BaseException | None) -> str:
+    if isinstance(error, ConnectorError):
+        detail = f" ({error.diagnostics})" if error.diagnostics else ""
+        return f"{error}{detail}"
+    return f"erreur inattendue du connecteur : {error!r}"
+
+
+def _replace_cached(
+    session: Session,
+    source: str,
+    ids: list[str],
+    slots: list[Slot],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> int:
+    """Replace the cached slots of ``source`` for ``ids`` in the window by ``slots``."""
+    wanted = set(ids)
+    kept: dict[str, Slot] = {}
+    for slot in slots:
+        owner_ok = slot.practitioner in wanted or slot.structure in wanted
+        if owner_ok and slot.end > start and slot.start <= end:
+            kept[slot.id] = slot  # one row per upstream id
+    session.execute(
+        delete(CachedSlot).where(
+            CachedSlot.source == source,
+            or_(CachedSlot.practitioner.in_(ids), CachedSlot.structure.in_(ids)),
+            CachedSlot.start <= end,
+            CachedSlot.end > start,
+        )
+    )
+    if kept:
+        session.execute(
+            delete(CachedSlot).where(
+                CachedSlot.source == source, CachedSlot.upstream_id.in_(list(kept))
+            )
+        )
+    session.add_all(
+        CachedSlot(
+            source=source,
+            upstream_id=slot.id,
+            practitioner=slot.practitioner,
+            structure=slot.structure,
+            start=slot.start,
+            end=slot.end,
+            data=slot.as_json(),
+            fetched_at=now,
+        )
+        for slot in kept.values()
+    )
+    return len(kept)
+
+
+def _mark_fetched(session: Session, source: str, ids: list[str], now: datetime, state: str) -> None:
+    existing = {
+        f.national_id: f
+        for f in session.scalars(
+            select(SlotFetch).where(SlotFetch.source == source, SlotFetch.national_id.in_(ids))
+        )
+    }
+    for national_id in ids:
+        fetch = existing.get(national_id)
+        if fetch is None:
+            fetch = SlotFetch(source=source, national_id=national_id)
+            session.add(fetch)
+        fetch.attempted_at, fetch.status = now, state
+        if state == "fresh":
+            fetch.fetched_at = now
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSlots:
+    """The cached slots of one practitioner/structure, with their freshness."""
+
+    slots: tuple[Slot, ...]
+    sources: tuple[str, ...]
+    fetched_at: datetime | None  # oldest successful fetch among its sources
+    failing: tuple[str, ...]  # sources whose last attempt failed (slots may be stale)
+
+
+def cached_slots(
+    session: Session,
+    national_ids: Iterable[str],
+    start: datetime,
+    end: datetime,
+    *,
+    hidden_sources: Iterable[str] = (),
+) -> dict[str, CachedSlots]:
+    """Cached slots per national id (practitioner or structure), in one query per table."""
+    ids = list(dict.fromkeys(national_ids))
+    if not ids:
+        return {}
+    hidden = set(hidden_sources) | {
+        s.source for s in session.scalars(select(ConnectorState).where(ConnectorState.killed))
+    }
+    rows = session.scalars(
+        select(CachedSlot)
+        .where(
+            or_(CachedSlot.practitioner.in_(ids), CachedSlot.structure.in_(ids)),
+            CachedSlot.end > start,
+            CachedSlot.start <= end,
+        )
+        .order_by(CachedSlot.start)
+    )
+    grouped: dict[str, list[Slot]] = defaultdict(list)
+    for row in rows:
+        if row.source in hidden:
+            continue
+        owner = row.practitioner if row.practitioner in ids else row.structure
+        if owner:
+            grouped[owner].append(slot_from_json(row.data))
+    fetches: dict[str, list[SlotFetch]] = defaultdict(list)
+    for fetch in session.scalars(select(SlotFetch).where(SlotFetch.national_id.in_(ids))):
+        if fetch.source not in hidden:
+            fetches[fetch.national_id].append(fetch)
+    result = {}
+    for national_id in ids:
+        known = fetches.get(national_id, [])
+        times = [f.fetched_at for f in known if f.fetched_at is not None]
+        result[national_id] = CachedSlots(
+            slots=tuple(grouped.get(national_id, ())),
+            sources=tuple(sorted(f.source for f in known)),
+            fetched_at=min(times) if times else None,
+            failing=tuple(sorted(f.source for f in known if f.status != "fresh")),
+        )
+    return result
+
+
+def prune(session: Session, *, now: datetime | None = None, keep_runs_days: int = 30) -> int:
+    """Delete past slots and old connector runs; returns the number of slots deleted."""
+    now = now or datetime.now(UTC)
+    result = cast(
+        "CursorResult[Any]", session.execute(delete(CachedSlot).where(CachedSlot.end < now))
+    )
+    deleted = result.rowcount or 0
+    session.execute(
+        delete(ConnectorRun).where(ConnectorRun.started_at < now - timedelta(days=keep_runs_days))
+    )
+    session.commit()
+    return deleted
+
+
+def set_killed(session: Session, source: str, killed: bool, *, actor: str | None) -> None:
+    """Kill switch of a source (administration page, CLI). Audited by the caller."""
+    state = _state(session, source)
+    state.killed = killed
+    state.killed_by = actor if killed else None
+    state.killed_at = datetime.now(UTC) if killed else None
+    session.commit()
