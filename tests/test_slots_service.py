@@ -188,3 +188,18 @@ def test_prune_deletes_past_slots(app, editors) -> None:  # type: ignore[no-unty
         service.refresh(s, pm, _targets("ed_a", 1), START, END, _settings(), now=NOW)
         assert service.prune(s, now=NOW + timedelta(days=5)) == 2
         assert s.scalar(select(func.count()).select_from(CachedSlot)) == 0
+
+
+def test_lease_has_one_holder_at_a_time(app) -> None:  # type: ignore[no-untyped-def]
+    from portal.services import lease
+
+    with app.app_context():
+        s = db.session()
+        assert lease.acquire(s, "scheduler", "one", 60, now=NOW)
+        assert not lease.acquire(s, "scheduler", "two", 60, now=NOW + timedelta(seconds=10))
+        assert lease.acquire(s, "scheduler", "one", 60, now=NOW + timedelta(seconds=20))  # renew
+        # the holder died: after expiry the second takes over
+        assert lease.acquire(s, "scheduler", "two", 60, now=NOW + timedelta(seconds=90))
+        assert not lease.acquire(s, "scheduler", "one", 60, now=NOW + timedelta(seconds=95))
+        lease.release(s, "scheduler", "two")
+        assert lease.acquire(s, "scheduler", "one", 60, now=NOW + timedelta(seconds=96))
