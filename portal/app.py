@@ -15,8 +15,19 @@ from werkzeug.wrappers import Response
 
 from portal import db, plugins
 from portal.config import instance_path_from_env, load_config
+from portal.services.calendar import MODALITY_LABELS
 
 log = logging.getLogger(__name__)
+
+#: Card badges and modality marks (text, so they need no icon font and read aloud well).
+BADGES = {
+    "sas": "Participe au SAS",
+    "sos": "SOS Médecins",
+    "cpts": "CPTS",
+    "msp": "MSP",
+    "mt": "Médecin traitant",
+}
+MODALITY_ICONS = {"cabinet": "C", "teleconsultation": "T", "domicile": "D"}
 
 #: Vendored front-end assets (pinned; see portal/static/vendor/VERSIONS.md).
 VENDORED = {
@@ -53,6 +64,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from portal.views import register_blueprints
 
     app.jinja_env.globals.update(VENDORED)
+    app.jinja_env.globals.update(BADGES=BADGES, MODALITY_ICONS=MODALITY_ICONS)
+    app.jinja_env.filters["modality"] = lambda m: MODALITY_LABELS.get(m, m)
     register_blueprints(app)
     register_commands(app)
 

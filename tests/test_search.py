@@ -104,3 +104,53 @@ def test_autocompletion_fragment(client) -> None:  # type: ignore[no-untyped-def
     assert "hidden" not in html.split(">")[0]
     empty = client.get("/recherche/communes?lieu=x").get_data(as_text=True)
     assert "hidden" in empty and 'role="option"' not in empty
+
+
+def test_cards_show_cached_slots_by_local_day_and_stale_sources(client, app) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from portal import Slot
+    from portal.models import CachedSlot, SlotFetch
+
+    now = datetime.now(UTC)
+    with app.app_context():
+        s = db.session()
+        p = add_practitioner(s, family_name="Agenda", insee=AGEN)
+        # tomorrow 09:30 Paris time, whatever the hour now
+        paris = ZoneInfo("Europe/Paris")
+        tomorrow = (now.astimezone(paris) + timedelta(days=1)).replace(
+            hour=9, minute=30, second=0, microsecond=0
+        )
+        slot = Slot(
+            source="doctolib_like:editeur-a", id="abc", practitioner=p.national_id,
+            start=tomorrow, end=tomorrow + timedelta(minutes=15),
+            modalities=("teleconsultation",),
+        )  # fmt: skip
+        s.add(
+            CachedSlot(
+                source=slot.source,
+                upstream_id="abc",
+                practitioner=p.national_id,
+                start=slot.start,
+                end=slot.end,
+                data=slot.as_json(),
+                fetched_at=now,
+            )
+        )
+        s.add(
+            SlotFetch(
+                source=slot.source,
+                national_id=p.national_id,
+                fetched_at=now - timedelta(minutes=12),
+                attempted_at=now,
+                status="failed",
+            )
+        )
+        s.commit()
+    html = client.get("/recherche?insee=47001&specialite=SM54").get_data(as_text=True)
+    card = html[html.index("Agenda") :]
+    card = card[: card.index("</li>\n      \n")] if "</li>\n      \n" in card else card
+    assert "Demain" in card and "09:30" in card and "Téléconsultation" in card
+    assert "il y a 12 min" in card
+    assert "Source en échec : doctolib_like:editeur-a" in card

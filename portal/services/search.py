@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import PlaceOfPractice, Practitioner, SearchLog
-from portal.services import geo, reference
+from portal.models import PlaceOfPractice, Practitioner, SearchLog, Structure
+from portal.services import calendar, geo, reference, slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +35,12 @@ class SearchRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class PractitionerHit:
-    """One result row: a practitioner at their nearest place of practice."""
+class Hit:
+    """One result card: a practitioner at their nearest place of practice, or an
+    SOS Médecins consultation site (``kind="structure"``)."""
 
-    practitioner_id: int
+    kind: str
+    row_id: int
     national_id: str
     name: str
     specialty_code: str | None
@@ -47,10 +50,26 @@ class PractitionerHit:
     address_line: str
     postal_code: str
     city: str
+    department: str | None
     phone: str
     lat: float
     lon: float
     distance_km: float
+    badges: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CardSlots:
+    """The slots shown on one card, with their freshness."""
+
+    calendar: calendar.CalendarView
+    age: str
+    failing: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+#: SOS Médecins consultation sites answer general-practice searches.
+SOS_SPECIALTIES = {"", "SM54", "SM26", "SM53"}
 
 
 @dataclass(slots=True)
@@ -61,7 +80,8 @@ class SearchOutcome:
     commune: geo.Commune | None = None
     radius_km: float = 0.0
     widened_from_km: float | None = None
-    hits: list[PractitionerHit] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    cards: dict[str, CardSlots] = field(default_factory=dict)
     total: int = 0
     problem: str | None = None
     candidates: list[geo.Commune] = field(default_factory=list)
@@ -96,7 +116,7 @@ def find_practitioners(
     lon: float,
     radius_km: float,
     specialty: str | None = None,
-) -> list[PractitionerHit]:
+) -> list[Hit]:
     """Practitioners with a place of practice within ``radius_km``, nearest first.
 
     A bounding box narrows the rows in SQL (indexed on lat/lon); the exact
@@ -113,7 +133,7 @@ def find_practitioners(
     )
     if specialty:
         query = query.where(Practitioner.specialty_code == specialty)
-    nearest: dict[int, PractitionerHit] = {}
+    nearest: dict[int, Hit] = {}
     for practitioner, place in session.execute(query):
         assert place.lat is not None and place.lon is not None  # filtered by the box
         distance = geo.distance_km(lat, lon, place.lat, place.lon)
@@ -122,8 +142,9 @@ def find_practitioners(
         known = nearest.get(practitioner.id)
         if known is not None and known.distance_km <= distance:
             continue
-        nearest[practitioner.id] = PractitionerHit(
-            practitioner_id=practitioner.id,
+        nearest[practitioner.id] = Hit(
+            kind="practitioner",
+            row_id=practitioner.id,
             national_id=practitioner.national_id,
             name=practitioner.display_name,
             specialty_code=practitioner.specialty_code,
@@ -137,12 +158,88 @@ def find_practitioners(
             address_line=place.address_line,
             postal_code=place.postal_code,
             city=place.city,
+            department=place.department,
             phone=place.phone,
             lat=place.lat,
             lon=place.lon,
             distance_km=distance,
+            badges=("sas",) if practitioner.sas_participation else (),
         )
     return sorted(nearest.values(), key=lambda h: (h.distance_km, h.name))
+
+
+def find_sos_sites(session: Session, *, lat: float, lon: float, radius_km: float) -> list[Hit]:
+    """SOS Médecins consultation sites within ``radius_km`` (their slots are the
+    association's, not a named doctor's)."""
+    min_lat, max_lat, min_lon, max_lon = geo.bounding_box(lat, lon, radius_km)
+    query = (
+        select(Structure, PlaceOfPractice)
+        .join(PlaceOfPractice, PlaceOfPractice.structure_id == Structure.id)
+        .where(
+            Structure.kind == "SOS",
+            PlaceOfPractice.practitioner_id.is_(None),
+            PlaceOfPractice.lat.between(min_lat, max_lat),
+            PlaceOfPractice.lon.between(min_lon, max_lon),
+        )
+    )
+    hits = []
+    for structure, place in session.execute(query):
+        assert place.lat is not None and place.lon is not None
+        distance = geo.distance_km(lat, lon, place.lat, place.lon)
+        if distance <= radius_km:
+            hits.append(
+                Hit(
+                    kind="structure",
+                    row_id=structure.id,
+                    national_id=structure.national_id,
+                    name=structure.name,
+                    specialty_code=None,
+                    specialty_label="SOS Médecins — site de consultation",
+                    sas_participation=True,
+                    place_name=place.name,
+                    address_line=place.address_line,
+                    postal_code=place.postal_code,
+                    city=place.city,
+                    department=place.department,
+                    phone=place.phone,
+                    lat=place.lat,
+                    lon=place.lon,
+                    distance_km=distance,
+                    badges=("sos", "sas"),
+                )
+            )
+    return hits
+
+
+def find_offer(
+    session: Session, *, lat: float, lon: float, radius_km: float, specialty: str | None
+) -> list[Hit]:
+    """Practitioners and, for general practice, SOS Médecins sites; nearest first."""
+    hits = find_practitioners(session, lat=lat, lon=lon, radius_km=radius_km, specialty=specialty)
+    if (specialty or "") in SOS_SPECIALTIES:
+        hits += find_sos_sites(session, lat=lat, lon=lon, radius_km=radius_km)
+    return sorted(hits, key=lambda h: (h.distance_km, h.name))
+
+
+def card_slots(
+    session: Session, hits: list[Hit], *, now: datetime | None = None
+) -> dict[str, CardSlots]:
+    """The cached slots of the shown cards, one query for the whole page."""
+    now = now or datetime.now(UTC)
+    start, end = slots.window(now)
+    cached = slots.cached_slots(session, [h.national_id for h in hits], start, end)
+    cards = {}
+    for hit in hits:
+        found = cached.get(hit.national_id)
+        if found is None:
+            continue
+        cards[hit.national_id] = CardSlots(
+            calendar=calendar.three_days(found.slots, department=hit.department, now=now),
+            age=calendar.age_label(found.fetched_at, now),
+            failing=found.failing,
+            sources=found.sources,
+        )
+    return cards
 
 
 def search(session: Session, request: SearchRequest) -> SearchOutcome:
@@ -164,13 +261,13 @@ def search(session: Session, request: SearchRequest) -> SearchOutcome:
     radius = geo.get_index().department_radius(commune.department)
     specialty = request.specialty or None
     outcome.radius_km = radius.city_radius_km
-    hits = find_practitioners(
+    hits = find_offer(
         session, lat=commune.lat, lon=commune.lon, radius_km=outcome.radius_km, specialty=specialty
     )
     while not hits and outcome.radius_km < radius.county_radius_km and radius.enlargement_km > 0:
         outcome.widened_from_km = outcome.widened_from_km or outcome.radius_km
         outcome.radius_km = min(outcome.radius_km + radius.enlargement_km, radius.county_radius_km)
-        hits = find_practitioners(
+        hits = find_offer(
             session,
             lat=commune.lat,
             lon=commune.lon,
@@ -179,6 +276,7 @@ def search(session: Session, request: SearchRequest) -> SearchOutcome:
         )
     outcome.total = len(hits)
     outcome.hits = hits[: request.limit]
+    outcome.cards = card_slots(session, outcome.hits)
     outcome.duration_ms = round((time.perf_counter() - started) * 1000)
     session.add(
         SearchLog(
