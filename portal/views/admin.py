@@ -1,0 +1,53 @@
+"""Administration pages (``/admin/…``)."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from portal import db
+from portal.services import connector_health
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+STATUS_LABELS = {
+    "fresh": "à jour",
+    "partial": "partiel",
+    "failed": "en échec",
+    "timeout": "délai dépassé",
+    "open": "suspendue",
+    "killed": "coupée",
+    "absent": "connecteur absent",
+}
+
+
+@bp.get("/connecteurs")
+def connectors() -> str:
+    """Health of every slot source, with its kill switch."""
+    health = connector_health.source_health(db.session(), current_app.config)
+    return render_template("admin/connectors.html", health=health, labels=STATUS_LABELS)
+
+
+@bp.post("/connecteurs/<path:source>/coupure")
+def kill_switch(source: str) -> Response:
+    """Turn a source off (its slots are hidden, it is no longer called) or back on."""
+    known = {h.source for h in connector_health.source_health(db.session(), current_app.config)}
+    if source not in known:
+        abort(404)
+    killed = request.form.get("coupee") == "1"
+    connector_health.switch(
+        db.session(), source, killed, actor=None, ip=request.remote_addr,
+        request_id=g.get("request_id"),
+    )  # fmt: skip
+    flash(f"Source {source} {'coupée' if killed else 'rétablie'}.", "info")
+    return redirect(url_for("admin.connectors"), code=303)
