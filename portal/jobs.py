@@ -65,7 +65,7 @@ class PortalScheduler:
             session = db.session()
             targets = slots.bound_targets(session, sources=[source])
             start, end = slots.window(days=int(self.app.config.get("SLOT_WINDOW_DAYS", 3)))
-            report = slots.refresh(
+            report = slots.refresh_all(
                 session,
                 plugins.manager(),
                 targets,

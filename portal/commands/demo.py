@@ -1,4 +1,5 @@
-"""``sas-portal demo``: migrate, fill an empty database with demo data, serve."""
+"""``sas-portal demo``: migrate, fill an empty database with demo data, start the
+sandbox editors and the scheduler, serve."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from werkzeug.serving import run_simple
 
-from portal import db, migrate
+from portal import db, migrate, plugins
 from portal.models import Practitioner
 
 
@@ -22,9 +23,19 @@ from portal.models import Practitioner
     show_default=True,
     help="Départements de l'annuaire de démonstration.",
 )
+@click.option(
+    "--sandbox-port",
+    default=5101,
+    show_default=True,
+    type=int,
+    help="Premier port des éditeurs simulés (4 ports consécutifs ; 0 = ports libres).",
+)
 @click.option("--no-serve", is_flag=True, help="Préparer la base sans lancer le serveur.")
-def demo_command(host: str, port: int, departments: str, no_serve: bool) -> None:
+def demo_command(host: str, port: int, departments: str, sandbox_port: int, no_serve: bool) -> None:
     """Lance le portail avec des données de démonstration (SQLite, sources locales)."""
+    from portal.demo import start_sandboxes
+    from portal.jobs import PortalScheduler
+    from portal.services import slots
     from portal.services.demo_directory import generate_demo_directory
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -38,7 +49,33 @@ def demo_command(host: str, port: int, departments: str, no_serve: bool) -> None
         click.echo(str(report))
     if no_serve:
         return
+
+    sandboxes = start_sandboxes(session, base_port=sandbox_port)
+    app.config["CONNECTORS"] = sandboxes.connectors_config()
+    click.echo("Éditeurs simulés (FHIR sur la boucle locale) :")
+    for source, server in sandboxes.servers.items():
+        click.echo(f"  {source:<26} {server.url}")
+    first = next(iter(sandboxes.servers.values()))
+    click.echo(
+        "  Pour simuler une panne : curl -X POST "
+        f'{first.base_url}/_sandbox/behaviour -d \'{{"mode": "error"}}\''
+    )
+    click.echo("Premier rafraîchissement des créneaux…")
+    start, end = slots.window()
+    refreshed = slots.refresh_all(
+        session, plugins.manager(), slots.bound_targets(session), start, end,
+        slots.settings_from_config(app.config),
+    )  # fmt: skip
+    for source, status in sorted(refreshed.statuses.items()):
+        click.echo(f"  {source:<26} {status.state:<8} {status.slot_count:>6} créneaux")
+
+    scheduler = PortalScheduler(app)
+    scheduler.start()
     # The local demo is plain HTTP on loopback: a Secure cookie would never come back.
     app.config["SESSION_COOKIE_SECURE"] = False
     click.echo(f"Portail de démonstration : http://{host}:{port}/recherche")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        scheduler.shutdown()
+        sandboxes.stop()

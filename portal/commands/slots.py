@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from collections import defaultdict
 from typing import Any
 
 import click
@@ -13,7 +12,6 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from portal import db, plugins
-from portal.domain import SlotTarget
 from portal.jobs import PortalScheduler
 from portal.services import slots
 
@@ -26,8 +24,6 @@ STATE_LABELS = {
     "killed": "coupée",
     "absent": "connecteur absent",
 }
-#: Targets per refresh call: several batches of 25 run concurrently.
-CHUNK = 100
 
 
 @click.command("refresh")
@@ -46,25 +42,22 @@ def refresh_command(connector: str | None) -> None:
         targets = [t for t in targets if connector in (t.source, slots.plugin_of(t.source))]
         if not targets:
             raise click.ClickException(f"aucune source liée ne correspond à « {connector} »")
-    by_source: dict[str, list[SlotTarget]] = defaultdict(list)
-    for target in targets:
-        by_source[target.source].append(target)
     settings = slots.settings_from_config(current_app.config)
     start, end = slots.window(days=int(current_app.config.get("SLOT_WINDOW_DAYS", 3)))
-    totals: dict[str, slots.SourceStatus] = {}
     began = time.perf_counter()
-    chunks = [
-        (source, items[i : i + CHUNK])
-        for source, items in sorted(by_source.items())
-        for i in range(0, len(items), CHUNK)
-    ]
+    done: dict[str, int] = {}
     with click.progressbar(
-        chunks, label="Rafraîchissement", file=sys.stderr, show_pos=True,
-        item_show_func=lambda c: c[0] if c else None,
-    ) as bar:  # fmt: skip
-        for source, chunk in bar:
-            report = slots.refresh(session, plugins.manager(), chunk, start, end, settings)
-            _merge(totals, report.statuses[source])
+        length=len(targets), label="Rafraîchissement", file=sys.stderr, show_pos=True
+    ) as bar:
+
+        def progress(source: str, count: int) -> None:
+            bar.update(count - done.get(source, 0))
+            done[source] = count
+
+        report = slots.refresh_all(
+            session, plugins.manager(), targets, start, end, settings, progress=progress
+        )
+    totals = report.statuses
     click.echo(f"Rafraîchissement terminé en {time.perf_counter() - began:.1f} s :")
     failed = False
     for source, status in sorted(totals.items()):
@@ -75,22 +68,9 @@ def refresh_command(connector: str | None) -> None:
         if status.error:
             line += f"  — {status.error}"
         click.echo(line)
-        failed = failed or status.state not in ("fresh", "killed")
+        failed = failed or status.state not in ("fresh", "killed", "absent")
     if failed:
         sys.exit(1)
-
-
-def _merge(totals: dict[str, slots.SourceStatus], status: slots.SourceStatus) -> None:
-    known = totals.get(status.source)
-    if known is None:
-        totals[status.source] = status
-        return
-    known.ids_asked += status.ids_asked
-    known.slot_count += status.slot_count
-    known.duration_ms = max(known.duration_ms, status.duration_ms)
-    if status.state != "fresh":
-        known.state = status.state if known.state == "fresh" else known.state
-        known.error = known.error or status.error
 
 
 @click.command("scheduler")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
@@ -426,3 +426,56 @@ def set_killed(session: Session, source: str, killed: bool, *, actor: str | None
     state.killed_by = actor if killed else None
     state.killed_at = datetime.now(UTC) if killed else None
     session.commit()
+
+
+#: Targets per refresh round of one source in a full refresh: 4 batches of 25 in
+#: parallel at most, so a full refresh never floods an editor with requests.
+REFRESH_CHUNK = 100
+
+
+def refresh_all(
+    session: Session,
+    pm: pluggy.PluginManager,
+    targets: Sequence[SlotTarget],
+    start: datetime,
+    end: datetime,
+    settings: Settings,
+    *,
+    chunk: int = REFRESH_CHUNK,
+    progress: Callable[[str, int], None] | None = None,
+) -> RefreshReport:
+    """Refresh many targets: sources in parallel, each in rounds of ``chunk`` targets.
+
+    :param progress: called with (source, number of targets done) after each round.
+    """
+    began = time.perf_counter()
+    by_source: dict[str, list[SlotTarget]] = defaultdict(list)
+    for target in targets:
+        by_source[target.source].append(target)
+    rounds = max((len(v) + chunk - 1) // chunk for v in by_source.values()) if by_source else 0
+    total = RefreshReport()
+    for r in range(rounds):
+        batch = [t for items in by_source.values() for t in items[r * chunk : (r + 1) * chunk]]
+        report = refresh(session, pm, batch, start, end, settings)
+        for source, status in report.statuses.items():
+            _merge(total.statuses, status)
+            if progress is not None:
+                progress(source, min(len(by_source[source]), (r + 1) * chunk))
+    total.duration_ms = round((time.perf_counter() - began) * 1000)
+    return total
+
+
+def _merge(totals: dict[str, SourceStatus], status: SourceStatus) -> None:
+    known = totals.get(status.source)
+    if known is None:
+        totals[status.source] = SourceStatus(
+            status.source, status.state, status.ids_asked, status.slot_count,
+            status.duration_ms, status.error,
+        )  # fmt: skip
+        return
+    known.ids_asked += status.ids_asked
+    known.slot_count += status.slot_count
+    known.duration_ms = max(known.duration_ms, status.duration_ms)
+    if status.state != "fresh" and known.state == "fresh":
+        known.state = "partial" if known.slot_count else status.state
+    known.error = known.error or status.error
