@@ -3,9 +3,21 @@ redirects and regulator accounts (INT_R02)."""
 
 from __future__ import annotations
 
-from portal import ConnectorInfo, hookimpl
+from collections.abc import Mapping
+from typing import Any
 
-NAME = "doctolib_like"
+from connectors.doctolib_like import client
+from portal import (
+    Booking,
+    BookingRequest,
+    ConnectorInfo,
+    RegulatorAccount,
+    Slot,
+    SlotQuery,
+    hookimpl,
+)
+
+NAME = client.NAME
 
 
 @hookimpl
@@ -17,3 +29,18 @@ def connector_info() -> ConnectorInfo:
         capabilities=frozenset({"slots", "booking_redirect", "accounts"}),
         refresh_interval_s=300,
     )
+
+
+@hookimpl
+def fetch_slots(query: SlotQuery, config: Mapping[str, Any]) -> list[Slot] | None:
+    return client.fetch_slots(query, config)
+
+
+@hookimpl
+def book_slot(slot: Slot, request: BookingRequest, config: Mapping[str, Any]) -> Booking | None:
+    return client.book_slot(slot, config)
+
+
+@hookimpl
+def provision_regulator(account: RegulatorAccount, config: Mapping[str, Any]) -> None:
+    client.provision_regulator(account, config)

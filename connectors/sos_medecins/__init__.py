@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from portal import ConnectorInfo, hookimpl
+from collections.abc import Mapping
+from typing import Any
 
-NAME = "sos_medecins"
+from connectors.sos_medecins import client
+from portal import Booking, BookingRequest, ConnectorInfo, Slot, SlotQuery, hookimpl
+
+NAME = client.NAME
 
 
 @hookimpl
@@ -16,3 +20,13 @@ def connector_info() -> ConnectorInfo:
         capabilities=frozenset({"slots", "booking_redirect"}),
         refresh_interval_s=300,
     )
+
+
+@hookimpl
+def fetch_slots(query: SlotQuery, config: Mapping[str, Any]) -> list[Slot] | None:
+    return client.fetch_slots(query, config)
+
+
+@hookimpl
+def book_slot(slot: Slot, request: BookingRequest, config: Mapping[str, Any]) -> Booking | None:
+    return client.book_slot(slot, config)

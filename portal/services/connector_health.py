@@ -104,3 +104,18 @@ def switch(
         request_id=request_id,
     )
     slots.set_killed(session, source, killed, actor=actor)
+
+
+def refresh_now(
+    session: Session, source: str, config: Mapping[str, Any]
+) -> slots.RefreshReport | None:
+    """Refresh every target bound to ``source`` at once; None for an unknown source."""
+    from portal import plugins
+
+    targets = slots.bound_targets(session, sources=[source])
+    if not targets:
+        return None
+    start, end = slots.window(days=int(config.get("SLOT_WINDOW_DAYS", 3)))
+    return slots.refresh_all(
+        session, plugins.manager(), targets, start, end, slots.settings_from_config(config)
+    )

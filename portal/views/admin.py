@@ -51,3 +51,19 @@ def kill_switch(source: str) -> Response:
     )  # fmt: skip
     flash(f"Source {source} {'coupée' if killed else 'rétablie'}.", "info")
     return redirect(url_for("admin.connectors"), code=303)
+
+
+@bp.post("/connecteurs/<path:source>/rafraichir")
+def refresh_source(source: str) -> Response:
+    """Refresh one source now (on demand), then show the health table."""
+    report = connector_health.refresh_now(db.session(), source, current_app.config)
+    if report is None:
+        abort(404)
+    status = report.statuses[source]
+    flash(
+        f"Source {source} : {STATUS_LABELS.get(status.state, status.state)}, "
+        f"{status.slot_count} créneaux pour {status.ids_asked} rattachés"
+        + (f" — {status.error}" if status.error else ""),
+        "info" if status.ok else "error",
+    )
+    return redirect(url_for("admin.connectors"), code=303)

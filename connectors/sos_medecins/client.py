@@ -1,0 +1,91 @@
+"""HTTP side of SOS Médecins: the Schedule search by the associations' SIRET."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from connectors.sos_medecins import mapping
+from portal.domain import Booking, Slot, SlotQuery, replace
+from portal.fhir.http import (
+    IDNST_SYSTEM,
+    Endpoint,
+    fhir_instant,
+    identifier_token,
+    redirect_booking,
+    search_batches,
+    select_slots,
+)
+
+NAME = "sos_medecins"
+logger = logging.getLogger(__name__)
+
+
+def search_params(ids: Sequence[str], start: datetime, end: datetime) -> list[tuple[str, str]]:
+    """The SOS Médecins search, exactly as the national guide writes it."""
+    return [
+        ("_revinclude", "Slot:schedule"),
+        ("_include", "Schedule:actor:Location"),
+        ("_include:iterate", "Location:organization"),
+        ("_has:Slot:schedule:start", "ge" + fhir_instant(start)),
+        ("_has:Slot:schedule:start", "le" + fhir_instant(end)),
+        ("_has:Slot:schedule:status", "free"),
+        ("actor:Location.organization.identifier", identifier_token(IDNST_SYSTEM, ids)),
+    ]
+
+
+def fetch_slots(
+    query: SlotQuery, config: Mapping[str, Any], *, transport: httpx.BaseTransport | None = None
+) -> list[Slot] | None:
+    """Slots of the query's associations; ``None`` if none is bound here.
+
+    Associations are searched by ``3``+SIRET; a slot keeps the target's own
+    national id as ``structure`` (a FINESS-identified target stays so).
+    """
+    targets = query.for_source(NAME)
+    if not targets:
+        return None
+    national_ids: dict[str, str] = {}  # searched 3+SIRET → the target's national id
+    for target in targets:
+        searched = mapping.structure_id(target.national_id, target.upstream_ids)
+        if target.kind != "structure" or searched is None:
+            logger.warning("%s : cible %s sans SIRET ignorée", NAME, target.national_id)
+            continue
+        national_ids.setdefault(searched, target.national_id)
+    endpoint = Endpoint.from_config(NAME, config)
+    slots: list[Slot] = []
+    for batch, body in search_batches(
+        endpoint,
+        "Schedule",
+        national_ids,
+        lambda b: search_params(b, query.start, query.end),
+        transport=transport,
+    ):
+        found, warnings = mapping.read_slots(body, source=NAME)
+        for warning in warnings:
+            logger.warning("%s : %s", NAME, warning)
+        kept, dropped = select_slots(found, start=query.start, end=query.end, structures=batch)
+        if dropped:
+            logger.warning(
+                "%s a renvoyé %d créneau(x) hors fenêtre ou d'associations non demandées (ignorés)",
+                NAME,
+                dropped,
+            )
+        slots.extend(
+            replace(s, structure=national_ids[s.structure])
+            if s.structure and national_ids[s.structure] != s.structure
+            else s
+            for s in kept
+        )
+    return slots
+
+
+def book_slot(slot: Slot, config: Mapping[str, Any]) -> Booking | None:
+    """The redirect to the association's booking page with ``origin``; ``None`` if not ours."""
+    if slot.source != NAME and not slot.source.startswith(NAME + ":"):
+        return None
+    return redirect_booking(slot, origin=Endpoint.from_config(NAME, config).origin)
