@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from portal import db, plugins
 from portal.models import ConnectorBinding
-from portal.services import lease, slots
+from portal.services import lease, slot_cache, slots
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class PortalScheduler:
         if not self.renew_lease():
             return
         with self.app.app_context():
-            slots.prune(db.session())
+            slot_cache.prune(db.session())
 
     def sync_jobs(self) -> None:
         """One refresh job per bound source, at its connector's interval, staggered."""

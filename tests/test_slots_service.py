@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from portal import Slot, SlotTarget, Unavailable, db, hookimpl
 from portal.models import CachedSlot, ConnectorRun, SlotFetch
 from portal.plugins import make_plugin_manager
+from portal.services import slot_cache
 from portal.services import slots as service
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -82,7 +83,7 @@ def test_one_failing_source_never_hides_the_others(app, editors) -> None:  # typ
         runs = {r.source: r for r in s.scalars(select(ConnectorRun))}
         assert runs["ed_a"].ids_asked == 3 and runs["ed_a"].slot_count == 6
         assert runs["ed_b:x"].status == "failed" and runs["ed_b:x"].error
-        cached = service.cached_slots(s, [t.national_id for t in targets], START, END)
+        cached = slot_cache.cached_slots(s, [t.national_id for t in targets], START, END)
         assert len(cached["800000000000"].slots) == 2
         assert cached["800000000100"].failing == ("ed_b:x",)
 
@@ -100,7 +101,7 @@ def test_refresh_replaces_the_window_and_keeps_last_known_on_failure(app, editor
         assert s.scalar(select(func.count()).select_from(CachedSlot)) == 2
         a.fail = Unavailable("panne")
         service.refresh(s, pm, targets, START, END, _settings(), now=later + timedelta(minutes=5))
-        cached = service.cached_slots(s, ["800000000000"], START, END)["800000000000"]
+        cached = slot_cache.cached_slots(s, ["800000000000"], START, END)["800000000000"]
         assert len(cached.slots) == 1, "a failing source keeps its last-known slots"
         assert cached.fetched_at == later and cached.failing == ("ed_a",)
         fetch = s.get(SlotFetch, ("ed_a", "800000000000"))
@@ -164,7 +165,7 @@ def test_kill_switch_stops_calls_and_hides_slots(app, editors) -> None:  # type:
                                  now=NOW)  # fmt: skip
         assert report.statuses["ed_a"].state == "killed" and len(a.calls) == 1
         service.set_killed(s, "ed_a", True, actor="admin-test")
-        assert service.cached_slots(s, ["800000000000"], START, END)["800000000000"].slots == ()
+        assert slot_cache.cached_slots(s, ["800000000000"], START, END)["800000000000"].slots == ()
 
 
 def test_unknown_plugin_is_reported_absent(app, editors) -> None:  # type: ignore[no-untyped-def]
@@ -186,7 +187,7 @@ def test_prune_deletes_past_slots(app, editors) -> None:  # type: ignore[no-unty
     with app.app_context():
         s = db.session()
         service.refresh(s, pm, _targets("ed_a", 1), START, END, _settings(), now=NOW)
-        assert service.prune(s, now=NOW + timedelta(days=5)) == 2
+        assert slot_cache.prune(s, now=NOW + timedelta(days=5)) == 2
         assert s.scalar(select(func.count()).select_from(CachedSlot)) == 0
 
 

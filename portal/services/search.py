@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import PlaceOfPractice, Practitioner, SearchLog, Structure
-from portal.services import calendar, geo, reference, slots
+from portal.services import calendar, geo, reference, slot_cache, slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +227,7 @@ def card_slots(
     """The cached slots of the shown cards, one query for the whole page."""
     now = now or datetime.now(UTC)
     start, end = slots.window(now)
-    cached = slots.cached_slots(session, [h.national_id for h in hits], start, end)
+    cached = slot_cache.cached_slots(session, [h.national_id for h in hits], start, end)
     cards = {}
     for hit in hits:
         found = cached.get(hit.national_id)
