@@ -9,10 +9,10 @@ or an error per connector.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from concurrent.futures import Future
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -88,16 +88,19 @@ class Outcome:
         return isinstance(self.error, ConnectorTimeout)
 
 
-def _run(future: Future[tuple[Any, float]], function: Any, kwargs: dict[str, Any]) -> None:
-    """Run one implementation; the future's result is ``(value, finished_at)``."""
-    if not future.set_running_or_notify_cancel():
-        return
+def _run(
+    done: queue.SimpleQueue[tuple[Any, Any, BaseException | None, float]],
+    key: Any,
+    function: Any,
+    kwargs: dict[str, Any],
+) -> None:
+    """Run one implementation and report ``(key, value, error, finished_at)``."""
     try:
         value = function(**kwargs)
     except BaseException as exc:  # reported per connector
-        future.set_exception(exc)
+        done.put((key, None, exc, time.monotonic()))
     else:
-        future.set_result((value, time.monotonic()))
+        done.put((key, value, None, time.monotonic()))
 
 
 def call_each(
@@ -150,54 +153,77 @@ def call_many(
     *,
     configs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[K, Outcome]:
-    """Run several calls of one hook concurrently, each in its own daemon thread.
+    """Run several calls of one hook concurrently; see :func:`iter_many`."""
+    return dict(iter_many(pm, hook_name, calls, configs=configs))
 
-    The same plugin may be called several times (one call per source and
-    batch of ids). A call that misses its deadline is abandoned — its thread
-    keeps running but its answer is ignored — so one hanging connector never
-    holds up the others nor the request.
 
-    :return: call key → :class:`Outcome`; a call to a plugin that does not
-        implement the hook gets ``Outcome(value=None)``.
+def iter_many(
+    pm: pluggy.PluginManager,
+    hook_name: str,
+    calls: Mapping[K, Call],
+    *,
+    configs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Iterator[tuple[K, Outcome]]:
+    """Run several calls of one hook concurrently, yielding outcomes as they complete.
+
+    Each call runs in its own daemon thread; the same plugin may be called
+    several times (one call per source and batch of ids). A call that misses
+    its deadline is abandoned — its thread keeps running but its answer is
+    ignored — so one hanging connector never holds up the others nor the
+    request. Yielding in completion order lets the caller store a fast
+    source's answer while a slow one is still being waited for.
+
+    :return: (call key, :class:`Outcome`) pairs; a call to a plugin that does
+        not implement the hook gets ``Outcome(value=None)`` at once.
     """
     impls = {impl.plugin_name: impl for impl in getattr(pm.hook, hook_name).get_hookimpls()}
     started = time.monotonic()
-    running: dict[K, tuple[Future[tuple[Any, float]], float]] = {}
-    results: dict[K, Outcome] = {}
+    done: queue.SimpleQueue[tuple[Any, Any, BaseException | None, float]] = queue.SimpleQueue()
+    pending: dict[K, float] = {}  # key -> absolute deadline
     for key, call in calls.items():
         impl = impls.get(call.plugin)
         if impl is None:
-            results[key] = Outcome(call.plugin)
+            yield key, Outcome(call.plugin)
             continue
         call_kwargs = dict(call.kwargs)
         if "config" in impl.argnames:
             call_kwargs["config"] = dict((configs or {}).get(call.plugin, {}))
         call_kwargs = {k: v for k, v in call_kwargs.items() if k in impl.argnames}
-        future: Future[tuple[Any, float]] = Future()
         threading.Thread(
             target=_run,
-            args=(future, impl.function, call_kwargs),
+            args=(done, key, impl.function, call_kwargs),
             name=f"connector-{call.plugin}-{hook_name}",
             daemon=True,
         ).start()
-        running[key] = (future, call.deadline)
+        pending[key] = started + call.deadline
 
-    for key, (future, limit) in running.items():
-        name = calls[key].plugin
-        deadline_at = started + limit
+    while pending:
+        next_deadline = min(pending.values())
         try:
-            value, finished_at = future.result(timeout=max(0.0, deadline_at - time.monotonic()))
-            if finished_at > deadline_at:  # answered, but too late: ignored like a timeout
-                raise TimeoutError
-        except TimeoutError:
-            future.cancel()
-            results[key] = Outcome(
-                name,
-                error=ConnectorTimeout(f"{name} n'a pas répondu en {limit:g} s"),
-                elapsed_s=limit,
+            key, value, error, finished_at = done.get(
+                timeout=max(0.0, next_deadline - time.monotonic())
             )
-        except BaseException as exc:  # reported per connector
-            results[key] = Outcome(name, error=exc, elapsed_s=time.monotonic() - started)
+        except queue.Empty:
+            now = time.monotonic()
+            for key in [k for k, at in pending.items() if at <= now]:
+                del pending[key]
+                yield key, _timeout(calls[key])
+            continue
+        if key not in pending:
+            continue  # already reported as timed out
+        deadline_at = pending.pop(key)
+        name = calls[key].plugin
+        if finished_at > deadline_at:  # answered, but too late: ignored like a timeout
+            yield key, _timeout(calls[key])
+        elif error is not None:
+            yield key, Outcome(name, error=error, elapsed_s=finished_at - started)
         else:
-            results[key] = Outcome(name, value=value, elapsed_s=finished_at - started)
-    return results
+            yield key, Outcome(name, value=value, elapsed_s=finished_at - started)
+
+
+def _timeout(call: Call) -> Outcome:
+    return Outcome(
+        call.plugin,
+        error=ConnectorTimeout(f"{call.plugin} n'a pas répondu en {call.deadline:g} s"),
+        elapsed_s=call.deadline,
+    )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, select
+from sqlalchemy import CursorResult, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from portal.domain import Slot
@@ -49,19 +49,24 @@ def replace_cached(
                 CachedSlot.source == source, CachedSlot.upstream_id.in_(list(kept))
             )
         )
-    session.add_all(
-        CachedSlot(
-            source=source,
-            upstream_id=slot.id,
-            practitioner=slot.practitioner,
-            structure=slot.structure,
-            start=slot.start,
-            end=slot.end,
-            data=slot.as_json(),
-            fetched_at=now,
+    if kept:
+        # one executemany, not one ORM object per slot: refreshes write thousands of rows
+        session.execute(
+            insert(CachedSlot),
+            [
+                {
+                    "source": source,
+                    "upstream_id": slot.id,
+                    "practitioner": slot.practitioner,
+                    "structure": slot.structure,
+                    "start": slot.start,
+                    "end": slot.end,
+                    "data": slot.as_json(),
+                    "fetched_at": now,
+                }
+                for slot in kept.values()
+            ],
         )
-        for slot in kept.values()
-    )
     return len(kept)
 
 

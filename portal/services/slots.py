@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,7 +35,7 @@ from portal.models import (
     Practitioner,
     Structure,
 )
-from portal.plugins import Call, call_many
+from portal.plugins import Call, Outcome, iter_many
 from portal.services import slot_cache
 
 log = logging.getLogger(__name__)
@@ -209,16 +209,17 @@ def refresh(
             query = SlotQuery(targets=batch, start=start, end=end)
             calls[(source, i)] = Call(plugin_of(source), {"query": query}, deadline)
 
-    outcomes = call_many(pm, "fetch_slots", calls, configs=settings.configs)
-    per_source: dict[str, list[tuple[tuple[SlotTarget, ...], Any]]] = defaultdict(list)
-    for (source, _), call in calls.items():
-        per_source[source].append((call.kwargs["query"].targets, None))
-    for (source, i), outcome in outcomes.items():
-        batch_targets = per_source[source][i][0]
-        per_source[source][i] = (batch_targets, outcome)
-
-    for source, results in per_source.items():
-        report.statuses[source] = _record(session, source, results, start, end, settings, now)
+    # Each source is stored (and committed) as soon as all its batches are in, while
+    # slower sources are still being waited for: the cache writes overlap the waits.
+    waiting = Counter(source for source, _ in calls)
+    answered: dict[str, list[tuple[tuple[SlotTarget, ...], Outcome]]] = defaultdict(list)
+    for (source, i), outcome in iter_many(pm, "fetch_slots", calls, configs=settings.configs):
+        answered[source].append((calls[(source, i)].kwargs["query"].targets, outcome))
+        waiting[source] -= 1
+        if waiting[source] == 0:
+            results = answered.pop(source)
+            report.statuses[source] = _record(session, source, results, start, end, settings, now)
+            session.commit()
     session.commit()
     report.duration_ms = round((time.perf_counter() - began) * 1000)
     return report
@@ -227,7 +228,7 @@ def refresh(
 def _record(
     session: Session,
     source: str,
-    results: list[tuple[tuple[SlotTarget, ...], Any]],
+    results: list[tuple[tuple[SlotTarget, ...], Outcome]],
     start: datetime,
     end: datetime,
     settings: Settings,
