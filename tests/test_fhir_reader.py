@@ -7,6 +7,7 @@ Expected values below were read by hand from the guide's example Bundles in
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -304,6 +305,24 @@ def test_reference_forms_resolve_identically(
     assert result.flow == expected.flow
 
 
+def test_relative_reference_resolves_against_the_referring_entry_base() -> None:
+    """Two servers' Schedule/ExampleSchedule1 in one Bundle: each Slot gets its own."""
+    bundle = load(PS)
+    other = "https://autre.example/fhir/"
+    schedule = copy.deepcopy(resource(bundle, "Schedule/ExampleSchedule1"))
+    schedule["actor"] = [{"reference": "PractitionerRole/ExamplePractitionerRoleAgregateur4"}]
+    slot = copy.deepcopy(resource(bundle, "Slot/ExampleSlotPSIndiv1"))
+    slot["id"] = "autre-1"
+    bundle["entry"][:0] = [  # first in the Bundle: a Type/id lookup alone would pick it
+        {"fullUrl": other + "Schedule/ExampleSchedule1", "resource": schedule},
+        {"fullUrl": other + "Slot/autre-1", "resource": slot, "search": {"mode": "match"}},
+    ]
+    slots = by_id(read(bundle))
+    assert slots["ExampleSlotPSIndiv1"]["practitioner"] == "810100050075"
+    assert slots["ExampleSlotPSIndiv1"]["structure"] == "1810004421"
+    assert slots["autre-1"]["practitioner"] == "810002673899"  # via the role's practitioner
+
+
 def test_contained_reference_stays_within_its_resource() -> None:
     bundle = load(PS)
     # both roles contain a Location; a "#ExampleLocation2" is only found in the role holding it
@@ -541,6 +560,22 @@ def test_detect_flow_checks_its_input() -> None:
 )
 def test_empty_bundle_is_no_slots(data: bytes) -> None:
     assert read_bundle(data, source="test") == ReadResult([], [], "ps", 0)
+
+
+def test_garbage_collector_state_is_restored() -> None:
+    raw = (IG / PS).read_bytes()
+    assert gc.isenabled()
+    read_bundle(raw, source="test")
+    assert gc.isenabled()
+    with pytest.raises(MalformedResponse):
+        read_bundle(b"{", source="test")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        read_bundle(raw, source="test")
+        assert not gc.isenabled()  # a caller's choice is left alone
+    finally:
+        gc.enable()
 
 
 def test_outcome_entries_in_a_searchset_become_warnings() -> None:

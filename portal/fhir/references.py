@@ -20,7 +20,6 @@ Resource = Mapping[str, Any]
 
 IDNPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
 IDNST_SYSTEM = "urn:oid:1.2.250.1.71.4.2.2"
-SERVICE_TYPE_EXTENSION = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Slot.serviceType"
 
 
 class Target(NamedTuple):  # a tuple: built for every Slot, and cheaper than a dataclass
@@ -44,14 +43,17 @@ class Place:
 
 
 def as_list(value: Any) -> Sequence[Any]:
+    """A JSON array, or () for anything else (a tolerant reader never trusts a shape)."""
     return value if isinstance(value, list) else ()
 
 
 def as_dict(value: Any) -> Mapping[str, Any]:
+    """A JSON object, or {} for anything else."""
     return value if isinstance(value, dict) else {}
 
 
 def strip_history(path: str) -> str:
+    """A URL or reference without query, fragment, trailing slash and ``/_history/n``."""
     path = path.split("?", 1)[0].split("#", 1)[0].rstrip("/")
     head, sep, _version = path.rpartition("/_history/")
     return head if sep else path
@@ -194,19 +196,6 @@ class BundleIndex:
         return Target(resource, resource)
 
 
-def service_extension_refs(element: Resource) -> list[Any]:
-    """References carried by ``element``'s R5 ``Slot.serviceType`` extensions."""
-    refs: list[Any] = []
-    for ext in as_list(element.get("extension")):
-        ext = as_dict(ext)
-        if ext.get("url") == SERVICE_TYPE_EXTENSION:
-            value = as_dict(ext.get("valueCodeableReference")).get("reference")
-            value = value or ext.get("valueReference")
-            if value:
-                refs.append(value)
-    return refs
-
-
 def location_address(location: Resource) -> Address | None:
     """The Address of a Location (``line`` joined with ", ", or ``text``)."""
     addr = as_dict(location.get("address"))
@@ -309,35 +298,20 @@ class Resolver:
         practitioner = distinct[0] if distinct else role_practitioner
         return Place(practitioner=practitioner, structure=structure, address=address)
 
-    @staticmethod
-    def service_references(slot: Resource) -> list[Any]:
-        """The HealthcareService references of a CPTS slot (R5 serviceType extension).
-
-        The guide puts the extension on ``Slot.serviceType[]``; R5 backports
-        put it on the Slot itself: both are read.
-        """
-        refs = service_extension_refs(slot) if "extension" in slot else []
-        for concept in as_list(slot.get("serviceType")):
-            if isinstance(concept, dict) and "extension" in concept:
-                refs += service_extension_refs(concept)
-        return refs
-
-    def cpts(self, slot: Resource, where: str) -> tuple[str, ...]:
+    def cpts(self, services: list[Any], slot: Resource, where: str) -> tuple[str, ...]:
         """The prefixed ids of the CPTS providing a (top-level) Slot's HealthcareServices."""
         found: list[str] = []
-        for ref in self.service_references(slot):
-            key = reference_text(ref)
-            if key.startswith("#"):  # contained: only meaningful within this container
-                key = f"{id(slot)}{key}"
+        for ref in services:
+            target = self.index.resolve(ref, container=slot)
+            key = str(id(target.resource)) if target else reference_text(ref)
             if key not in self._services:
-                self._services[key] = self._cpts_id(ref, slot, where)
+                self._services[key] = self._cpts_id(ref, target, where)
             value = self._services[key]
             if value:
                 found.append(value)
         return tuple(dict.fromkeys(found))
 
-    def _cpts_id(self, reference: Any, container: Resource, where: str) -> str | None:
-        target = self.index.resolve(reference, container=container)
+    def _cpts_id(self, reference: Any, target: Target | None, where: str) -> str | None:
         if target is None:
             logical = logical_identifier(reference)
             if logical:

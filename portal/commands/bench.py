@@ -1,0 +1,180 @@
+"""``sas-portal bench ingest`` and ``sas-portal bench fanout``: measurements, printed.
+
+The logic lives in ``portal/bench``; these commands parse options and print."""
+
+from __future__ import annotations
+
+import click
+
+from portal.bench import fanout as fanout_bench
+from portal.bench import ingest as ingest_bench
+
+READER_TARGET = 10.0  # the tolerant reader should be at least this many times faster
+OVERHEAD_TARGET_S = 0.050
+
+
+def number(value: float, digits: int = 0) -> str:
+    """French notation: ``12 345,6``."""
+    return f"{value:,.{digits}f}".replace(",", " ").replace(".", ",")
+
+
+def ms(seconds: float) -> str:
+    value = seconds * 1000
+    return f"{number(value, 1 if value < 100 and not value.is_integer() else 0)} ms"
+
+
+def verdict(ok: bool) -> str:
+    return "atteint" if ok else "NON atteint"
+
+
+@click.group("bench")
+def bench_cli() -> None:
+    """Bancs d'essai : lecture des Bundles de créneaux, agrégation des éditeurs.
+
+    Ils mesurent et affichent des chiffres ; ils ne vérifient rien (code de sortie 0).
+    """
+
+
+@bench_cli.command("ingest")
+@click.option(
+    "--slots",
+    "slot_count",
+    type=click.IntRange(1),
+    default=100_000,
+    show_default=True,
+    help="Taille du grand Bundle, en créneaux (en plus du Bundle d'un lot national : 2 250).",
+)
+@click.option(
+    "--repeat", type=click.IntRange(1), default=3, show_default=True, help="Essais par mesure."
+)
+def ingest_command(slot_count: int, repeat: int) -> None:
+    """Vitesse de lecture d'un Bundle INT_R01 : lecteur tolérant, modèles FHIR, json.loads.
+
+    Génère des Bundles de la forme de l'exemple du guide (Slot → Schedule → Practitioner +
+    PractitionerRole, Location contenue ; 30 créneaux par jour sur 3 jours par PS) : celui
+    d'un lot national (25 PS, 2 250 créneaux) et un de --slots créneaux. Chacun est lu (a)
+    par portal.fhir.read_bundle, (b) par les modèles fhir.resources R4B (Bundle complet),
+    (c) par json.loads seul (le plancher). Meilleur temps sur --repeat essais.
+    """
+    sizes = sorted({ingest_bench.BATCH_SLOTS, slot_count})
+    click.echo(
+        "Lecture d'un Bundle INT_R01 (Slot → Schedule → Practitioner + PractitionerRole, "
+        "Location contenue)"
+    )
+    click.echo(
+        f"Meilleur temps sur {repeat} essai(s), médiane entre parenthèses ; débit au meilleur."
+    )
+    for size in sizes:
+        result = ingest_bench.measure(size, repeat=repeat)
+        ps = -(-size // (ingest_bench.DAYS * ingest_bench.SLOTS_PER_DAY))
+        click.echo("")
+        click.echo(
+            f"Bundle de {number(size)} créneaux ({number(ps)} PS × 3 jours × 30 créneaux), "
+            f"{number(result.size_bytes / 1e6, 1)} Mo"
+        )
+        rows = [
+            ("(a) lecteur tolérant portal.fhir.read_bundle", result.reader),
+            ("(b) modèles fhir.resources R4B (Bundle)", result.models),
+            ("(c) json.loads seul (plancher)", result.json),
+        ]
+        for label, timing in rows:
+            click.echo(
+                f"  {label:<46} {ms(timing.best):>10} {'(' + ms(timing.median) + ')':<12}"
+                f" {number(timing.slots_per_s):>9} créneaux/s"
+            )
+        reached = result.ratio >= READER_TARGET
+        click.echo(
+            f"  rapport (a)/(b) : {number(result.ratio, 1)}× plus rapide — objectif "
+            f"≥ {number(READER_TARGET)}× : {verdict(reached)}"
+        )
+        floor = result.reader.best / result.json.best
+        click.echo(f"  (a)/(c) : la lecture complète coûte {number(floor, 1)}× json.loads seul")
+
+
+@bench_cli.command("fanout")
+@click.option(
+    "--practitioners",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Praticiens liés, répartis entre les éditeurs.",
+)
+@click.option(
+    "--latency",
+    type=click.FloatRange(0),
+    default=0.2,
+    show_default=True,
+    help="Latence injectée dans chaque éditeur (s).",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Délai accordé à chaque source (s).",
+)
+@click.option(
+    "--editors", type=click.IntRange(2), default=4, show_default=True, help="Éditeurs simulés."
+)
+@click.option("--runs", type=click.IntRange(1), default=5, show_default=True, help="Mesures.")
+def fanout_command(
+    practitioners: int, latency: float, deadline: float, editors: int, runs: int
+) -> None:
+    """Coût de l'agrégation des créneaux au-delà de l'attente des éditeurs.
+
+    Lance --editors éditeurs doctolib_like simulés (un processus chacun, sur la boucle
+    locale) avec --latency de latence, lie --practitioners praticiens entre eux dans une
+    base SQLite jetable et mesure portal.services.slots.refresh (après un tour de chauffe) :
+    tous les éditeurs répondant, puis le dernier bloqué au-delà du délai (mode timeout).
+    """
+    if latency >= deadline:
+        raise click.BadParameter("la latence doit rester sous le délai", param_hint="--latency")
+    click.echo(
+        f"Agrégation : {editors} éditeurs doctolib_like simulés (un processus chacun, boucle "
+        f"locale), {practitioners} praticiens liés, latence injectée {ms(latency)}, délai par "
+        f"source {number(deadline, 1)} s"
+    )
+    click.echo(
+        f"Chemin réel portal.services.slots.refresh, base SQLite jetable ; "
+        f"1 tour de chauffe puis {runs} mesure(s)."
+    )
+    result = fanout_bench.run(
+        practitioners=practitioners,
+        editor_count=editors,
+        latency_s=latency,
+        deadline_s=deadline,
+        runs=runs,
+        progress=lambda text: click.echo(f"  … {text}", err=True),
+    )
+    stats = result.stats
+
+    def row(label: str, values: tuple[float, float], tail: str = "") -> None:
+        click.echo(f"  {label:<46} {ms(values[0]):>10} {ms(values[1]):>10}{tail}")
+
+    click.echo("")
+    click.echo(f"{'Tous les éditeurs répondent':<48} {'médiane':>10} {'max':>10}")
+    row("durée totale", stats([r.wall_s for r in result.healthy]))
+    row("réponse de l'éditeur le plus lent", stats([r.slowest_s for r in result.healthy]))
+    overhead = result.overhead
+    target = f"   objectif < {ms(OVERHEAD_TARGET_S)} : {verdict(overhead[0] < OVERHEAD_TARGET_S)}"
+    row("surcoût du portail (total − plus lent)", overhead, target)
+    row("  dont diffusion seule (call_many, sans base)", result.fanout_overhead)
+    cache = (overhead[0] - result.fanout_overhead[0], overhead[1] - result.fanout_overhead[1])
+    row("  dont écriture du cache et commit (le reste)", cache)
+    click.echo(f"  créneaux mis en cache par tour : {number(result.healthy[-1].slot_count)}")
+
+    click.echo("")
+    click.echo(f"{'Un éditeur bloqué au-delà du délai':<48} {'médiane':>10} {'max':>10}")
+    row("durée totale", stats([r.wall_s for r in result.stalled]))
+    row("au-delà du délai (total − délai)", result.beyond_deadline)
+    click.echo(f"  attente enregistrée pour l'éditeur bloqué : {ms(result.stalled_wait)}")
+    never_more = (
+        result.stalled_wait <= deadline + 0.005
+        and result.beyond_deadline[1] <= overhead[1] + OVERHEAD_TARGET_S
+    )
+    click.echo(
+        f"  coût de l'éditeur bloqué : le délai, jamais plus : {'oui' if never_more else 'NON'}"
+    )
+    click.echo(
+        "  (au-delà du délai : le portail traite les réponses reçues, rien n'attend le bloqué)"
+    )
