@@ -14,7 +14,10 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
 from portal import db, plugins
+from portal.auth import guard
+from portal.auth import session as auth_session
 from portal.config import instance_path_from_env, load_config
+from portal.permissions import home_endpoint
 from portal.services.calendar import MODALITY_LABELS
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     plugins.init_app(app)
+    guard.init_app(app)
     htmx.init_app(app)
     csrf.init_app(app)
 
@@ -75,6 +79,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/")
     def index() -> Response:
-        return redirect(url_for("search.page"))
+        principal = auth_session.current()
+        assert principal is not None  # the guard sent anonymous users to /connexion
+        return redirect(url_for(home_endpoint(principal)))
 
     return app

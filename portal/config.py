@@ -33,6 +33,28 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
+    # Sessions: idle timeout (30 min for regulators and IOA), absolute timeout.
+    "SESSION_IDLE_TIMEOUT_REGULATOR_S": 1800,
+    "SESSION_IDLE_TIMEOUT_S": 3600,
+    "SESSION_ABSOLUTE_TIMEOUT_S": 12 * 3600,
+    # Pro Santé Connect (OpenID Connect). Sandbox values in README; production uses
+    # the same paths on the auth.esw / wallet.esw hosts.
+    "PSC_ISSUER": "",
+    "PSC_DISCOVERY_URL": "",  # default: <issuer>/.well-known/wallet-openid-configuration
+    "PSC_CLIENT_ID": "",
+    "PSC_CLIENT_SECRET": "",
+    "PSC_CLIENT_CERT": "",  # optional mutual-TLS client certificate for the token endpoint
+    "PSC_CLIENT_KEY": "",
+    "PSC_SCOPE": "openid scope_all",
+    "PSC_ACR_VALUES": "eidas1",
+    "PSC_REQUIRED_ACR": "eidas1",
+    "PSC_TIMEOUT_S": 10.0,
+    # Local accounts
+    "LOGIN_MAX_FAILURES": 5,  # per account and per IP, within the window
+    "LOGIN_FAILURE_WINDOW_S": 900,
+    "LOGIN_BLOCK_S": 900,
+    "PASSWORD_RESET_VALIDITY_S": 72 * 3600,
+    "TOTP_ISSUER": "Portail SAS",
 }
 
 
@@ -69,6 +91,7 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
     app.config["DISABLED_CONNECTORS"] = _as_list(app.config["DISABLED_CONNECTORS"])
+    app.permanent_session_lifetime = int(app.config["SESSION_ABSOLUTE_TIMEOUT_S"])
 
 
 def instance_path_from_env() -> str | None:

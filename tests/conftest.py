@@ -134,3 +134,28 @@ def register_plugin(plugin_manager: pluggy.PluginManager):  # type: ignore[no-un
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     """pytest-playwright drives Debian's Chromium, never a downloaded browser."""
     return {**browser_type_launch_args, **launch_kwargs()}
+
+
+def _client_with(app: Flask, *roles: Any) -> FlaskClient:
+    from portal import db
+    from tests.factories import add_user, login
+
+    client = app.test_client()
+    with app.app_context():
+        session = db.session()
+        user = add_user(session, *roles)
+        session.commit()
+        login(client, user)
+    return client
+
+
+@pytest.fixture
+def regulator_client(app: Flask) -> FlaskClient:
+    """A client logged in as a regulator of SAS-47."""
+    return _client_with(app, ("regulateur", {"territory_code": None}))
+
+
+@pytest.fixture
+def admin_client(app: Flask) -> FlaskClient:
+    """A client logged in as a national administrator."""
+    return _client_with(app, "administrateur")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import time
 
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from portal.models import PlaceOfPractice, Practitioner
+from portal.models import PlaceOfPractice, Practitioner, User, UserRole
 from portal.services import geo
 
 _ids = itertools.count(1)
@@ -55,3 +58,45 @@ def add_practitioner(
     )
     session.flush()
     return practitioner
+
+
+def add_user(
+    session: Session,
+    *roles: str | tuple[str, dict[str, object]],
+    email: str | None = None,
+    national_id: str | None = None,
+    family_name: str = "Utilisateur",
+    given_name: str = "Test",
+    **fields: object,
+) -> User:
+    """A user holding ``roles``; a role is a name or ``(name, {"territory_code": "SAS-47"})``."""
+    n = next(_ids)
+    user = User(
+        email=email if email is not None else f"user{n}@example.test",
+        national_id=national_id,
+        family_name=family_name,
+        given_name=given_name,
+        **fields,
+    )
+    for role in roles:
+        name, scope = (role, {}) if isinstance(role, str) else role
+        user.roles.append(UserRole(role=name, **scope))  # type: ignore[arg-type]
+    session.add(user)
+    session.flush()
+    return user
+
+
+def login(client: FlaskClient, user: User, method: str = "local") -> None:
+    """Put ``user``'s session in the test client's cookie (the login flows have their own tests)."""
+    now = time.time()
+    with client.session_transaction() as sess:
+        sess.update({"uid": user.id, "auth_method": method, "login_at": now, "seen_at": now})
+
+
+def session_cookie(app: Flask, user: User, method: str = "local") -> dict[str, str]:
+    """A signed session cookie for ``user``, for a real browser (Playwright ``add_cookies``)."""
+    now = time.time()
+    value = app.session_interface.get_signing_serializer(app).dumps(  # type: ignore[attr-defined]
+        {"uid": user.id, "auth_method": method, "login_at": now, "seen_at": now, "_permanent": True}
+    )
+    return {"name": app.config["SESSION_COOKIE_NAME"], "value": value}

@@ -9,7 +9,7 @@ from portal.models import AuditEvent, ConnectorBinding, ConnectorRun, ConnectorS
 from tests.factories import add_practitioner
 
 
-def test_health_table_and_kill_switch(app, client) -> None:  # type: ignore[no-untyped-def]
+def test_health_table_and_kill_switch(app, admin_client) -> None:  # type: ignore[no-untyped-def]
     app.config["CONNECTORS"] = {"doctolib_like": {"editors": {"editeur-a": {}, "editeur-b": {}}}}
     with app.app_context():
         s = db.session()
@@ -18,11 +18,11 @@ def test_health_table_and_kill_switch(app, client) -> None:  # type: ignore[no-u
         s.add(ConnectorRun(source="doctolib_like:editeur-a", duration_ms=321, ids_asked=1,
                            slot_count=17, status="failed", error="panne simulée"))  # fmt: skip
         s.commit()
-    html = client.get("/admin/connecteurs").get_data(as_text=True)
+    html = admin_client.get("/admin/connecteurs").get_data(as_text=True)
     assert "doctolib_like:editeur-a" in html and "doctolib_like:editeur-b" in html
     assert "en échec" in html and "panne simulée" in html and "321 ms" in html
 
-    response = client.post("/admin/connecteurs/doctolib_like:editeur-a/coupure",
+    response = admin_client.post("/admin/connecteurs/doctolib_like:editeur-a/coupure",
                            data={"coupee": "1"})  # fmt: skip
     assert response.status_code == 303
     with app.app_context():
@@ -31,12 +31,15 @@ def test_health_table_and_kill_switch(app, client) -> None:  # type: ignore[no-u
         assert state is not None and state.killed
         event = s.scalars(select(AuditEvent)).one()
         assert event.action == "connector_kill_switch" and event.details == {"killed": True}
-    assert "Rétablir" in client.get("/admin/connecteurs").get_data(as_text=True)
-    client.post("/admin/connecteurs/doctolib_like:editeur-a/coupure", data={"coupee": "0"})
+    assert "Rétablir" in admin_client.get("/admin/connecteurs").get_data(as_text=True)
+    admin_client.post("/admin/connecteurs/doctolib_like:editeur-a/coupure", data={"coupee": "0"})
     with app.app_context():
         state = db.session().get(ConnectorState, "doctolib_like:editeur-a")
         assert state is not None and not state.killed
 
 
-def test_kill_switch_of_unknown_source_is_404(client) -> None:  # type: ignore[no-untyped-def]
-    assert client.post("/admin/connecteurs/nope/coupure", data={"coupee": "1"}).status_code == 404
+def test_kill_switch_of_unknown_source_is_404(admin_client) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        admin_client.post("/admin/connecteurs/nope/coupure", data={"coupee": "1"}).status_code
+        == 404
+    )

@@ -62,8 +62,14 @@ def test_healthz_reports_unreachable_database(
     assert response.get_json()["database"] == "unreachable"
 
 
-def test_root_redirects_to_search(client) -> None:  # type: ignore[no-untyped-def]
+def test_root_sends_anonymous_users_to_login(client) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/")
+    assert response.status_code == 302
+    assert "/connexion" in response.headers["Location"]
+
+
+def test_root_sends_a_regulator_to_the_search(regulator_client) -> None:  # type: ignore[no-untyped-def]
+    response = regulator_client.get("/")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/recherche")
 

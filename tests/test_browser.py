@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from portal import db, migrate
 from portal.testing.browser import LiveServer
 from tests.conftest import make_test_app
-from tests.factories import add_practitioner
+from tests.factories import add_practitioner, add_user, session_cookie
 
 pytestmark = pytest.mark.browser
 
@@ -29,13 +29,17 @@ def live_app(tmp_path: Path) -> Iterator[Flask]:
         add_practitioner(s, family_name="Garonne", dlat=0.01, sas_participation=True)
         add_practitioner(s, family_name="Pruneau", dlat=0.05)
         add_practitioner(s, family_name="Pediatre", specialty="SM40")
+        regulator = add_user(s, "regulateur")
         s.commit()
+        app.config["TEST_COOKIE"] = session_cookie(app, regulator)
     yield app
 
 
 @pytest.fixture
-def server(live_app: Flask) -> Iterator[LiveServer]:
+def server(live_app: Flask, page: Page) -> Iterator[LiveServer]:
+    """The app served on loopback, the browser logged in as a regulator."""
     with LiveServer(live_app) as live:
+        page.context.add_cookies([{**live_app.config["TEST_COOKIE"], "url": live.url}])
         yield live
 
 

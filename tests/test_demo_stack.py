@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from portal import db, plugins
@@ -14,6 +15,7 @@ from portal.demo import DemoSandboxes, start_sandboxes
 from portal.models import CachedSlot
 from portal.services import slots
 from portal.services.demo_directory import generate_demo_directory
+from tests.factories import add_user, login
 
 
 @pytest.fixture
@@ -29,6 +31,16 @@ def demo(app: Flask) -> Iterator[tuple[Flask, DemoSandboxes]]:
         yield app, stack
     finally:
         stack.stop()
+
+
+def _client(app: Flask, role: str) -> FlaskClient:
+    client = app.test_client()
+    with app.app_context():
+        session = db.session()
+        user = add_user(session, role)
+        session.commit()
+        login(client, user)
+    return client
 
 
 def _counts() -> dict[str, int]:
@@ -64,16 +76,20 @@ def test_slots_come_over_http_and_survive_a_dead_editor(demo) -> None:  # type: 
         after = _counts()
     assert after["doctolib_like:editeur-a"] == before["doctolib_like:editeur-a"]  # last known kept
 
-    page = app.test_client().get("/recherche?insee=47001&specialite=SM54").get_data(as_text=True)
+    page = (
+        _client(app, "regulateur")
+        .get("/recherche?insee=47001&specialite=SM54")
+        .get_data(as_text=True)
+    )
     assert "Source en échec : doctolib_like:editeur-a" in page
     assert page.count('class="slot') > 50  # the other editors' slots are still shown
-    health = app.test_client().get("/admin/connecteurs").get_data(as_text=True)
+    health = _client(app, "administrateur").get("/admin/connecteurs").get_data(as_text=True)
     assert "en échec" in health
 
 
 def test_admin_refresh_on_demand(demo) -> None:  # type: ignore[no-untyped-def]
     app, stack = demo
-    client = app.test_client()
+    client = _client(app, "administrateur")
     response = client.post("/admin/connecteurs/cpts/rafraichir", follow_redirects=True)
     assert response.status_code == 200
     assert "Source cpts : à jour" in response.get_data(as_text=True)

@@ -70,43 +70,45 @@ def test_unknown_place_is_a_clear_message(app) -> None:  # type: ignore[no-untyp
         assert db.session().scalar(select(func.count()).select_from(SearchLog)) == 0
 
 
-def test_search_page_full_and_fragment(client, app) -> None:  # type: ignore[no-untyped-def]
+def test_search_page_full_and_fragment(regulator_client, app) -> None:  # type: ignore[no-untyped-def]
     _seed(app)
-    page = client.get("/recherche?lieu=Agen&specialite=SM54")
+    page = regulator_client.get("/recherche?lieu=Agen&specialite=SM54")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "<form" in html and 'id="resultats"' in html and "Proche" in html
     assert "htmx-2.0.11/htmx.min.js" in html
     assert "HX-Request" in page.headers["Vary"]
-    fragment = client.get("/recherche?lieu=Agen&specialite=SM54", headers={"HX-Request": "true"})
+    fragment = regulator_client.get(
+        "/recherche?lieu=Agen&specialite=SM54", headers={"HX-Request": "true"}
+    )
     body = fragment.get_data(as_text=True)
     assert body.lstrip().startswith('<section id="resultats"')
     assert "<form" not in body and "Proche" in body and "km" in body
 
 
-def test_search_page_without_place_shows_the_form_only(client) -> None:  # type: ignore[no-untyped-def]
-    html = client.get("/recherche").get_data(as_text=True)
+def test_search_page_without_place_shows_the_form_only(regulator_client) -> None:  # type: ignore[no-untyped-def]
+    html = regulator_client.get("/recherche").get_data(as_text=True)
     assert 'name="lieu"' in html and "Médecine générale" in html
     assert "result-card" not in html
 
 
-def test_search_page_unknown_place_proposes_candidates(client) -> None:  # type: ignore[no-untyped-def]
-    html = client.get("/recherche?lieu=Agenn").get_data(as_text=True)
+def test_search_page_unknown_place_proposes_candidates(regulator_client) -> None:  # type: ignore[no-untyped-def]
+    html = regulator_client.get("/recherche?lieu=Agenn").get_data(as_text=True)
     assert "introuvable" in html
     assert "insee=47001" in html  # "Agen" proposed as a link
 
 
-def test_autocompletion_fragment(client) -> None:  # type: ignore[no-untyped-def]
-    html = client.get("/recherche/communes?lieu=agen").get_data(as_text=True)
+def test_autocompletion_fragment(regulator_client) -> None:  # type: ignore[no-untyped-def]
+    html = regulator_client.get("/recherche/communes?lieu=agen").get_data(as_text=True)
     assert 'role="listbox"' in html and 'id="lieu-suggestions"' in html
     first = html.index('role="option"')
     assert 'data-value="47001"' in html[first : first + 200]
     assert "hidden" not in html.split(">")[0]
-    empty = client.get("/recherche/communes?lieu=x").get_data(as_text=True)
+    empty = regulator_client.get("/recherche/communes?lieu=x").get_data(as_text=True)
     assert "hidden" in empty and 'role="option"' not in empty
 
 
-def test_cards_show_cached_slots_by_local_day_and_stale_sources(client, app) -> None:  # type: ignore[no-untyped-def]
+def test_cards_show_cached_slots_by_local_day_and_stale_sources(regulator_client, app) -> None:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
@@ -148,7 +150,7 @@ def test_cards_show_cached_slots_by_local_day_and_stale_sources(client, app) -> 
             )
         )
         s.commit()
-    html = client.get("/recherche?insee=47001&specialite=SM54").get_data(as_text=True)
+    html = regulator_client.get("/recherche?insee=47001&specialite=SM54").get_data(as_text=True)
     card = html[html.index("Agenda") :]
     assert "Demain" in card and "09:30" in card and "Téléconsultation" in card
     assert "il y a 12 min" in card

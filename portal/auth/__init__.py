@@ -1,0 +1,1 @@
+"""Identity: sessions, the permission guard, Pro Santé Connect and local accounts."""
