@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, redirect, url_for
+from flask import Flask, redirect, url_for
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from portal import db, plugins
+from portal import db, plugins, security
 from portal.auth import guard
 from portal.auth import session as auth_session
 from portal.config import instance_path_from_env, load_config
@@ -58,6 +58,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     load_config(app, test_config)
 
+    hops = int(app.config["PROXY_FIX_HOPS"])
+    if hops:  # behind reverse proxies: trust their X-Forwarded-* (client IP for throttling)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    security.init_app(app)  # first: request ids and error pages for everything after
     db.init_app(app)
     plugins.init_app(app)
     guard.init_app(app)
@@ -72,10 +76,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["modality"] = lambda m: MODALITY_LABELS.get(m, m)
     register_blueprints(app)
     register_commands(app)
-
-    @app.before_request
-    def _request_id() -> None:
-        g.request_id = uuid.uuid4().hex[:12]
 
     @app.get("/")
     def index() -> Response:

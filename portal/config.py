@@ -49,12 +49,19 @@ DEFAULTS: dict[str, Any] = {
     "PSC_ACR_VALUES": "eidas1",
     "PSC_REQUIRED_ACR": "eidas1",
     "PSC_TIMEOUT_S": 10.0,
+    "PSC_REDIRECT_URI": "",  # when a reverse proxy changes the URL the portal sees
+    "PSC_PROXY": "",  # outgoing HTTP proxy for Pro Santé Connect (environment proxies ignored)
     # Local accounts
-    "LOGIN_MAX_FAILURES": 5,  # per account and per IP, within the window
+    "LOGIN_MAX_FAILURES": 5,  # per account, within the window
+    "LOGIN_MAX_FAILURES_PER_IP": 20,  # per IP: a whole hospital may share one address
     "LOGIN_FAILURE_WINDOW_S": 900,
     "LOGIN_BLOCK_S": 900,
     "PASSWORD_RESET_VALIDITY_S": 72 * 3600,
     "TOTP_ISSUER": "Portail SAS",
+    # The portal's public URL (links in set-password e-mails printed by the CLI).
+    "PUBLIC_URL": "http://localhost:5000",
+    # Number of reverse proxies in front of the portal (X-Forwarded-For/Proto trusted).
+    "PROXY_FIX_HOPS": 0,
 }
 
 

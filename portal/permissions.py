@@ -9,7 +9,8 @@ closed) and makes the route × role test fail.
 Scope rules: ``gestionnaire_comptes`` and ``referent_territorial`` act within
 their territories, ``gestionnaire_structure`` within their structures,
 ``delegataire`` for the practitioners they act for; ``administrateur`` is
-national. Scoped checks are done by the services with :func:`in_scope`.
+national. Every grant carries the scope ``ROLE_SCOPES`` names for its role.
+Scoped checks are done by the services with :func:`in_scope`.
 """
 
 from __future__ import annotations
@@ -39,12 +40,25 @@ ROLE_LABELS: Final = {
     "administrateur": "Administrateur",
 }
 
+#: role → the scope every grant of it must carry (None = national, unscoped)
+ROLE_SCOPES: Final[dict[str, str | None]] = {
+    "regulateur": "territory",
+    "ioa": "territory",
+    "effecteur": "practitioner",  # the user's own practitioner row
+    "gestionnaire_structure": "structure",
+    "delegataire": "practitioner",  # the practitioner acted for
+    "gestionnaire_comptes": "territory",
+    "referent_territorial": "territory",
+    "administrateur": None,
+}
+
 #: action → roles allowed to perform it
 ACTIONS: Final[dict[str, frozenset[str]]] = {
     "search": frozenset({"regulateur", "ioa"}),
     "manage_participation": frozenset({"effecteur", "delegataire"}),
     "manage_structures": frozenset({"gestionnaire_structure", "administrateur"}),
     "manage_accounts": frozenset({"gestionnaire_comptes", "administrateur"}),
+    "allow_local_regulator": frozenset({"administrateur"}),
     "view_connectors": frozenset({"administrateur", "referent_territorial"}),
     "manage_connectors": frozenset({"administrateur"}),
     "view_audit": frozenset({"administrateur"}),
@@ -81,6 +95,8 @@ ENDPOINTS: Final[dict[str, str]] = {
     "accounts.deactivate": "manage_accounts",
     "accounts.reactivate": "manage_accounts",
     "accounts.reset_link": "manage_accounts",
+    "accounts.reset_totp": "manage_accounts",
+    "accounts.allow_local": "allow_local_regulator",
     "admin.connectors": "view_connectors",
     "admin.kill_switch": "manage_connectors",
     "admin.refresh_source": "manage_connectors",

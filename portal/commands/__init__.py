@@ -7,6 +7,8 @@ from flask import Flask
 
 
 def register_commands(app: Flask) -> None:
+    from portal.commands.accounts import accounts_cli
+    from portal.commands.audit import audit_cli
     from portal.commands.bench import bench_cli
     from portal.commands.connectors import connectors_command
     from portal.commands.db import db_cli
@@ -25,3 +27,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(directory_cli)
     app.cli.add_command(normalize_command)
     app.cli.add_command(bench_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(accounts_cli)

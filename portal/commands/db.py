@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from portal import db, migrate
+from portal.services import territories
 
 db_cli = AppGroup("db", help="Base de données : migrations du schéma (Alembic).")
 
@@ -21,6 +22,11 @@ def upgrade_command(revision: str) -> None:
     except Exception as exc:
         raise click.ClickException(f"migration impossible : {exc}") from exc
     after = migrate.current_revision(engine)
+    if after == migrate.head_revision(engine):
+        created = territories.ensure_all(db.session())
+        db.session().commit()
+        if created:
+            click.echo(f"{created} territoires SAS créés")
     where = engine.url.render_as_string(hide_password=True)
     if before == after:
         click.echo(f"Schéma déjà à jour ({after}) — {where}")

@@ -11,6 +11,7 @@ from werkzeug.serving import run_simple
 
 from portal import db, migrate, plugins
 from portal.models import Practitioner
+from portal.services import territories
 
 
 @click.command("demo")
@@ -30,9 +31,19 @@ from portal.models import Practitioner
     type=int,
     help="Premier port des éditeurs simulés (4 ports consécutifs ; 0 = ports libres).",
 )
+@click.option(
+    "--psc-port",
+    default=5100,
+    show_default=True,
+    type=int,
+    help="Port du fournisseur Pro Santé Connect local (0 = port libre).",
+)
 @click.option("--no-serve", is_flag=True, help="Préparer la base sans lancer le serveur.")
-def demo_command(host: str, port: int, departments: str, sandbox_port: int, no_serve: bool) -> None:
+def demo_command(
+    host: str, port: int, departments: str, sandbox_port: int, psc_port: int, no_serve: bool
+) -> None:
     """Lance le portail avec des données de démonstration (SQLite, sources locales)."""
+    from portal import demo_identities
     from portal.demo import start_sandboxes
     from portal.jobs import PortalScheduler
     from portal.services import slots
@@ -41,14 +52,26 @@ def demo_command(host: str, port: int, departments: str, sandbox_port: int, no_s
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     migrate.upgrade(db.engine())
     session = db.session()
+    territories.ensure_all(session)
+    session.commit()
     if session.scalar(select(func.count()).select_from(Practitioner)) == 0:
         deps = [d.strip() for d in departments.split(",") if d.strip()]
         click.echo(f"Base vide : génération de l'annuaire de démonstration ({', '.join(deps)})…")
         report = generate_demo_directory(session, deps)
         session.commit()
         click.echo(str(report))
+    identities = demo_identities.demo_identities(session)
+    if created := demo_identities.ensure_users(session, identities):
+        click.echo(f"{created} comptes de démonstration créés (connexion Pro Santé Connect).")
+    session.commit()
     if no_serve:
         return
+
+    provider = demo_identities.start_provider(identities, port=psc_port)
+    app.config.update(provider.portal_config(client_id=demo_identities.DEMO_CLIENT_ID))
+    click.echo(f"Pro Santé Connect local : {provider.issuer} — identités de démonstration :")
+    for line in demo_identities.describe(identities):
+        click.echo(line)
 
     sandboxes = start_sandboxes(session, base_port=sandbox_port)
     app.config["CONNECTORS"] = sandboxes.connectors_config()
@@ -79,3 +102,4 @@ def demo_command(host: str, port: int, departments: str, sandbox_port: int, no_s
     finally:
         scheduler.shutdown()
         sandboxes.stop()
+        provider.stop()

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import PlaceOfPractice, Practitioner, SearchLog, Structure
-from portal.services import calendar, geo, reference, slot_cache, slots
+from portal.services import audit, calendar, geo, reference, slot_cache, slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,8 +242,12 @@ def card_slots(
     return cards
 
 
-def search(session: Session, request: SearchRequest) -> SearchOutcome:
-    """Run a search and log it anonymously."""
+def search(session: Session, request: SearchRequest, *, actor: str | None = None) -> SearchOutcome:
+    """Run a search, log it anonymously and audit it for ``actor`` (a user id).
+
+    The audit says who searched what and where, and how many were found; never
+    the free text typed, which could identify a patient.
+    """
     started = time.perf_counter()
     outcome = SearchOutcome(request=request)
     if request.is_empty:
@@ -288,6 +292,19 @@ def search(session: Session, request: SearchRequest) -> SearchOutcome:
             result_count=outcome.total,
             duration_ms=outcome.duration_ms,
         )
+    )
+    audit.record(
+        session,
+        "search",
+        actor=actor,
+        target=commune.insee,
+        details={
+            "specialty": specialty,
+            "insee": commune.insee,
+            "department": commune.department,
+            "radius_km": outcome.radius_km,
+            "result_count": outcome.total,
+        },
     )
     session.commit()
     return outcome

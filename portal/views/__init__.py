@@ -6,9 +6,15 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.views import admin, auth, health, search
+    import portal.views.auth_local
+    import portal.views.auth_psc  # noqa: F401  (Pro Santé Connect routes on auth.bp)
+    from portal.views import accounts, admin, audit, auth, health, participation, search, structures
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(audit.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(search.bp)
+    app.register_blueprint(accounts.bp)
+    app.register_blueprint(structures.bp)
+    app.register_blueprint(participation.bp)

@@ -16,6 +16,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from portal import db
+from portal.auth import session as auth_session
 from portal.services import connector_health
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -45,9 +46,10 @@ def kill_switch(source: str) -> Response:
     if source not in known:
         abort(404)
     killed = request.form.get("coupee") == "1"
+    principal = auth_session.current()
     connector_health.switch(
-        db.session(), source, killed, actor=None, ip=request.remote_addr,
-        request_id=g.get("request_id"),
+        db.session(), source, killed, actor=str(principal.user_id) if principal else None,
+        ip=request.remote_addr, request_id=g.get("request_id"),
     )  # fmt: skip
     flash(f"Source {source} {'coupée' if killed else 'rétablie'}.", "info")
     return redirect(url_for("admin.connectors"), code=303)

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from jinja2_fragments.flask import render_block
 
 from portal import db
+from portal.auth import session as auth_session
 from portal.services import geo, reference
 from portal.services.search import SearchRequest, search
 
@@ -26,7 +27,8 @@ def page() -> Response:
         specialty=request.args.get("specialite", current_app.config["DEFAULT_SPECIALTY"])[:16],
         limit=int(current_app.config["SEARCH_PAGE_SIZE"]),
     )
-    outcome = search(db.session(), form)
+    principal = auth_session.current()
+    outcome = search(db.session(), form, actor=str(principal.user_id) if principal else None)
     context = {
         "outcome": outcome,
         "form": form,

@@ -169,3 +169,13 @@
     }, BLUR_DELAY_MS);
   });
 })();
+
+/* htmx 2 does not swap error responses: let the portal's French error notices
+   (sent with HX-Retarget) replace the target, so a failed request never stays silent. */
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var xhr = event.detail.xhr;
+  if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});

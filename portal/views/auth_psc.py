@@ -1,0 +1,155 @@
+"""Pro Santé Connect login: ``/connexion/psc`` and the provider's return.
+
+PSC tells who the person is; the portal decides what they may do: only a
+person with an account here (found by their PSC subject, else by national id)
+gets in, with the roles of that account.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, g, redirect, request, url_for
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from portal import db, plugins
+from portal.auth import psc
+from portal.auth import session as auth_session
+from portal.models import User
+from portal.permissions import Principal, can, endpoint_action, home_endpoint
+from portal.services import audit
+from portal.services.accounts import regulator_account
+from portal.views.auth import bp
+
+log = logging.getLogger(__name__)
+
+PROVISION_DEADLINE_S = 5.0
+
+
+@bp.get("/connexion/psc")
+def psc_start() -> Response:
+    """Send the browser to Pro Santé Connect (PKCE, state and nonce kept in the session)."""
+    next_url = auth_session.safe_next(request.args.get("next"))
+    try:
+        return redirect(psc.begin(_redirect_uri(), next_url))
+    except psc.PscError as exc:
+        return _refused(exc, next_url)
+
+
+@bp.get("/connexion/psc/retour")
+def psc_callback() -> Response:
+    """The provider's redirect: check it, find the account, open the session."""
+    next_url = auth_session.safe_next(psc.pending_next())
+    try:
+        identity = psc.complete(request.args, _redirect_uri())
+        user = account_for(identity)
+    except psc.PscError as exc:
+        return _refused(exc, next_url)
+    auth_session.login(user, "psc", id_token=identity.id_token)
+    details: dict[str, object] = {
+        "method": "psc",
+        "acr": identity.acr,
+        "exercices": identity.exercices,
+    }
+    _audit("login", actor=str(user.id), target=identity.national_id, details=details)
+    db.session().commit()
+    principal = auth_session.principal_for(user)
+    if "regulateur" in principal.roles:
+        provision(user)
+    return redirect(landing(next_url, principal))
+
+
+def landing(next_url: str | None, principal: Principal) -> str:
+    """``next_url`` when this user may open it, else the home page of their role."""
+    adapter = current_app.create_url_adapter(request)
+    if next_url and adapter is not None:
+        try:
+            endpoint, _ = adapter.match(urlsplit(next_url).path, method="GET")
+        except HTTPException:  # unknown page, or a redirect to the canonical URL
+            endpoint = None
+        action = endpoint_action(endpoint)
+        if action is not None and can(principal, action):
+            return next_url
+    return url_for(home_endpoint(principal))
+
+
+def _redirect_uri() -> str:
+    # Behind a proxy the registered URI may differ from what Flask sees: configurable.
+    return str(
+        current_app.config.get("PSC_REDIRECT_URI") or url_for("auth.psc_callback", _external=True)
+    )
+
+
+def _refused(exc: psc.PscError, next_url: str | None) -> Response:
+    log.warning("Pro Santé Connect login refused: %s", exc)
+    _audit("login_failed", actor=None, target=exc.national_id,
+           details={"method": "psc", "reason": exc.reason, "detail": exc.detail[:500]})  # fmt: skip
+    db.session().commit()
+    flash(exc.message, "error")
+    return redirect(url_for("auth.login", next=next_url) if next_url else url_for("auth.login"))
+
+
+def _audit(
+    action: str, *, actor: str | None, target: str | None, details: dict[str, object]
+) -> None:
+    audit.record(db.session(), action, actor=actor, target=target, details=details,
+                 ip=request.remote_addr, request_id=g.get("request_id"))  # fmt: skip
+
+
+def account_for(identity: psc.Identity) -> User:
+    """The portal account of a PSC identity; binds the PSC subject on first login.
+
+    :raises psc.PscError: ``unknown_account`` or ``deactivated``.
+    """
+    session = db.session()
+    user = session.scalar(select(User).where(User.oidc_subject == identity.subject))
+    if user is None:
+        candidates = session.scalars(
+            select(User).where(User.national_id == identity.national_id).order_by(User.id)
+        ).all()
+        user = next((u for u in candidates if u.active), candidates[0] if candidates else None)
+    if user is None:
+        raise psc.PscError("unknown_account", f"sub {identity.sub}",
+                           national_id=identity.national_id)  # fmt: skip
+    if not user.active:
+        raise psc.PscError("deactivated", f"user {user.id}", national_id=identity.national_id)
+    if user.oidc_subject != identity.subject:
+        if user.oidc_subject:  # e.g. moved from the sandbox to production
+            log.warning("user %s: PSC subject %s replaced", user.id, user.oidc_subject)
+        user.oidc_subject = identity.subject
+    if identity.given_name:
+        user.given_name = identity.given_name
+    if identity.family_name:
+        user.family_name = identity.family_name
+    return user
+
+
+def provision(user: User) -> None:
+    """Push the regulator's account to the editors that take accounts (INT_R02).
+
+    Same identifier and audit as the deactivation push of account management; a
+    failing or slow editor is logged and audited, it never blocks the login.
+    """
+    account = regulator_account(user, active=True)
+    try:
+        outcomes = plugins.call_each(
+            plugins.manager(), "provision_regulator", account=account,
+            configs=current_app.config["CONNECTORS"], deadline=PROVISION_DEADLINE_S,
+        )  # fmt: skip
+    except Exception:  # never let provisioning break a login
+        log.exception("provisioning of regulator %s failed", user.id)
+        return
+    failed = False
+    for name, outcome in sorted(outcomes.items()):
+        if outcome.error is None:
+            continue
+        failed = True
+        error = f"{type(outcome.error).__name__}: {outcome.error}"[:300]
+        log.warning("provision_regulator %s for user %s: %s", name, user.id, error)
+        _audit("provisioning_failed", actor=str(user.id), target=f"user:{user.id}",
+               details={"plugin": name, "active": True, "error": error})  # fmt: skip
+    if failed:
+        db.session().commit()
