@@ -22,6 +22,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal import db, plugins
+from portal.auth.local import ThrottlePolicy, purge_throttles
 from portal.models import ConnectorBinding
 from portal.services import lease, slot_cache, slots
 
@@ -83,6 +84,9 @@ class PortalScheduler:
             return
         with self.app.app_context():
             slot_cache.prune(db.session())
+            session = db.session()
+            purge_throttles(session, ThrottlePolicy.from_config(self.app.config))
+            session.commit()
 
     def sync_jobs(self) -> None:
         """One refresh job per bound source, at its connector's interval, staggered."""

@@ -75,6 +75,7 @@ ENDPOINTS: Final[dict[str, str]] = {
     "health.healthz": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": AUTHENTICATED,
+    "auth.no_access": AUTHENTICATED,
     "auth.psc_start": PUBLIC,
     "auth.psc_callback": PUBLIC,
     "auth.local_login": PUBLIC,
@@ -218,4 +219,4 @@ def home_endpoint(principal: Principal) -> str:
     for item in MENU:
         if can(principal, ENDPOINTS[item.endpoint]):
             return item.endpoint
-    return "auth.login"
+    return "auth.no_access"

@@ -94,3 +94,20 @@ def test_console_script_lists_flask_and_portal_commands(
     assert result.exit_code == 0, result.output
     for command in ("db", "directory", "connectors", "demo", "run", "routes"):
         assert f"  {command} " in result.output, command
+
+
+def test_account_without_role_lands_on_a_no_access_page(app: Flask) -> None:
+    from portal import db
+    from tests.factories import add_user, login
+
+    client = app.test_client()
+    with app.app_context():
+        session = db.session()
+        user = add_user(session)
+        session.commit()
+        login(client, user)
+    response = client.get("/")
+    assert response.headers["Location"].endswith("/sans-acces")
+    page = client.get("/sans-acces").get_data(as_text=True)
+    assert "aucun rôle" in page
+    assert client.get("/connexion").headers["Location"].endswith("/sans-acces")  # no loop

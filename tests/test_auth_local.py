@@ -205,13 +205,13 @@ def test_next_preserved_through_enrolment_and_open_redirects_refused(
     app: Flask, client: FlaskClient
 ) -> None:
     _, email, _ = _user(app, "administrateur", enrolled=False)
-    _password(client, email, next_url="/recherche?lrm=SAMU47&motif=fievre")
+    _password(client, email, next_url="/admin/audit?action=login&page=2")
     client.get("/connexion/totp/enrolement")
     with client.session_transaction() as sess:
         secret = _get_user(app, sess["local_pending"]["uid"]).totp_secret
     assert secret
     done = _code(client, pyotp.TOTP(secret).now(), enrol=True)
-    assert done.headers["Location"] == "/recherche?lrm=SAMU47&motif=fievre"
+    assert done.headers["Location"] == "/admin/audit?action=login&page=2"
 
     other = FlaskClient(app, app.response_class, use_cookies=True)
     _, email2, secret2 = _user(app, "administrateur")

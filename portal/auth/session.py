@@ -107,3 +107,25 @@ def safe_next(target: str | None) -> str | None:
     if "\\" in target:
         return None
     return target
+
+
+def landing(next_url: str | None, principal: Principal) -> str:
+    """``next_url`` when this user may open it, else the home page of their role.
+
+    A structure manager following an LRM link lands on their home, not on a 403.
+    """
+    from flask import request, url_for
+    from werkzeug.exceptions import HTTPException
+
+    from portal.permissions import can, endpoint_action, home_endpoint
+
+    adapter = current_app.create_url_adapter(request)
+    if next_url and adapter is not None:
+        try:
+            endpoint, _ = adapter.match(urlsplit(next_url).path, method="GET")
+        except HTTPException:  # unknown page, or a redirect to the canonical URL
+            endpoint = None
+        action = endpoint_action(endpoint)
+        if action is not None and can(principal, action):
+            return next_url
+    return url_for(home_endpoint(principal))

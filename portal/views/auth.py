@@ -11,7 +11,6 @@ from werkzeug.wrappers import Response
 
 from portal import db
 from portal.auth import session as auth_session
-from portal.permissions import home_endpoint
 from portal.services import audit
 
 bp = Blueprint("auth", __name__)
@@ -23,7 +22,7 @@ def login() -> str | Response:
     next_url = auth_session.safe_next(request.args.get("next"))
     principal = auth_session.current()
     if principal is not None:
-        return redirect(next_url or url_for(home_endpoint(principal)))
+        return redirect(auth_session.landing(next_url, principal))
     return render_template(
         "auth/login.html",
         next_url=next_url,
@@ -51,3 +50,9 @@ def logout() -> Response:
         if end_session:
             return redirect(end_session)
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/sans-acces")
+def no_access() -> str:
+    """A logged-in account without any role that opens a page (instead of a redirect loop)."""
+    return render_template("auth/no_access.html")

@@ -18,7 +18,6 @@ from portal.auth import local, qr
 from portal.auth import session as auth_session
 from portal.auth.throttle import ThrottlePolicy
 from portal.models import User
-from portal.permissions import home_endpoint
 from portal.views.auth import bp
 
 PENDING_KEY = "local_pending"  # {"uid": …, "at": epoch seconds, "next": path or None}
@@ -97,7 +96,7 @@ def _second_factor(user: User, template: str, **context: Any) -> Page:
     local.record_login(db.session(), user, **_client())
     auth_session.login(user, "local")  # a fresh session: the pending first factor goes too
     db.session().commit()
-    return redirect(next_url or url_for(home_endpoint(auth_session.principal_for(user))), 303)
+    return redirect(auth_session.landing(next_url, auth_session.principal_for(user)), 303)
 
 
 @bp.route("/connexion/totp", methods=["GET", "POST"])

@@ -8,18 +8,15 @@ gets in, with the roles of that account.
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, redirect, request, url_for
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from portal import db, plugins
 from portal.auth import psc
 from portal.auth import session as auth_session
 from portal.models import User
-from portal.permissions import Principal, can, endpoint_action, home_endpoint
 from portal.services import audit
 from portal.services.accounts import regulator_account
 from portal.views.auth import bp
@@ -59,21 +56,7 @@ def psc_callback() -> Response:
     principal = auth_session.principal_for(user)
     if "regulateur" in principal.roles:
         provision(user)
-    return redirect(landing(next_url, principal))
-
-
-def landing(next_url: str | None, principal: Principal) -> str:
-    """``next_url`` when this user may open it, else the home page of their role."""
-    adapter = current_app.create_url_adapter(request)
-    if next_url and adapter is not None:
-        try:
-            endpoint, _ = adapter.match(urlsplit(next_url).path, method="GET")
-        except HTTPException:  # unknown page, or a redirect to the canonical URL
-            endpoint = None
-        action = endpoint_action(endpoint)
-        if action is not None and can(principal, action):
-            return next_url
-    return url_for(home_endpoint(principal))
+    return redirect(auth_session.landing(next_url, principal))
 
 
 def _redirect_uri() -> str:
