@@ -28,6 +28,14 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_PAGE_SIZE": 50,
     "DEFAULT_SPECIALTY": "SM54",
     "TIMEZONE": "Europe/Paris",
+    # Map tiles ("https://tile.example/{z}/{x}/{y}.png"); empty: a map without tiles
+    # (markers, scale and search circle on a plain background). Its origin joins img-src.
+    "MAP_TILE_URL": "",
+    "MAP_ATTRIBUTION": "",
+    # Street-level geocoding through the national address API (BAN), e.g.
+    # "https://api-adresse.data.gouv.fr/search/"; empty = commune centres only.
+    "GEOCODER_URL": "",
+    "GEOCODER_TIMEOUT_S": 1.5,
     # Cookies (Secure can be switched off for the local HTTP demo only)
     "SESSION_COOKIE_SECURE": True,
     "SESSION_COOKIE_HTTPONLY": True,

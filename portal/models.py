@@ -7,6 +7,7 @@ No table holds patient identity.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -195,14 +196,41 @@ class ConnectorBinding(TimestampMixin, Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+def _slot_fact(key: str) -> Any:
+    """A default filling a slot fact column from the row's JSON ``data`` (ORM and Core)."""
+
+    def fill(context: Any) -> str | None:
+        data = context.get_current_parameters().get("data")
+        if not isinstance(data, dict) or data.get(key) is None:
+            return None
+        return json.dumps(list(data[key]))
+
+    return fill
+
+
 class CachedSlot(Base):
-    """Cache of normalised slots, refreshed by the scheduler and at search time."""
+    """Cache of normalised slots, refreshed by the scheduler and at search time.
+
+    ``modalities`` and ``visibility`` copy the JSON lists of ``data`` (as JSON text) so
+    the search reads them without JSON extraction; NULL (rows cached before they
+    existed) means "read ``data``".
+    """
 
     __tablename__ = "slots"
     __table_args__ = (
         UniqueConstraint("source", "upstream_id"),
         Index("ix_slots_practitioner_start", "practitioner", "start"),
         Index("ix_slots_structure_start", "structure", "start"),
+        # covers the search's slot facts: no table row (nor JSON) read per slot
+        Index(
+            "ix_slots_practitioner_facts",
+            "practitioner",
+            "start",
+            "end",
+            "source",
+            "modalities",
+            "visibility",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -214,6 +242,8 @@ class CachedSlot(Base):
     end: Mapped[datetime] = mapped_column(UTCDateTime)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)  # the normalised slot's JSON form
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modalities: Mapped[str | None] = mapped_column(Text, default=_slot_fact("modalities"))
+    visibility: Mapped[str | None] = mapped_column(Text, default=_slot_fact("visibility"))
 
 
 class ConnectorRun(Base):
@@ -385,3 +415,21 @@ class LoginThrottle(Base):
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LrmHit(Base):
+    """One LRM contextual link followed (INT_L01), for the statistics.
+
+    Only how each parameter was given (``PARAM_STATUSES`` of ``portal.services.lrm``) is
+    kept, never its value: the practitioner, city and street describe a patient.
+    """
+
+    __tablename__ = "lrm_hits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    origin: Mapped[str] = mapped_column(String(64), index=True)
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    # parameter name -> "normé" | "texte libre" | "absent" | "invalide"
+    params: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -85,6 +85,7 @@ ENDPOINTS: Final[dict[str, str]] = {
     "index": AUTHENTICATED,
     "search.page": "search",
     "search.communes": "search",
+    "search.slots": "search",
     "participation.page": "manage_participation",
     "participation.update": "manage_participation",
     "structures.index": "manage_structures",
@@ -103,6 +104,9 @@ ENDPOINTS: Final[dict[str, str]] = {
     "admin.refresh_source": "manage_connectors",
     "audit.index": "view_audit",
     "audit.export": "export_audit",
+    "lrm_origins.index": "manage_lrm_origins",
+    "lrm_origins.create": "manage_lrm_origins",
+    "lrm_origins.toggle": "manage_lrm_origins",
 }
 
 
@@ -201,6 +205,7 @@ MENU: Final = (
     MenuItem("accounts.index", "Comptes"),
     MenuItem("admin.connectors", "Connecteurs"),
     MenuItem("audit.index", "Journal d'audit"),
+    MenuItem("lrm_origins.index", "Origines LRM"),
 )
 
 

@@ -44,6 +44,8 @@ ALLOWED_STATUS: dict[str, set[int]] = {
     "accounts.reset_totp": {303},
     "accounts.allow_local": {303},
     "participation.update": {303},
+    "lrm_origins.create": {303},  # empty form: back to the page with an error notice
+    "lrm_origins.toggle": {404},  # no such origin
 }
 #: endpoints whose allowed answer may legitimately lead to /connexion
 LEADS_TO_LOGIN = {

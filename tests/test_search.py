@@ -33,20 +33,25 @@ def _seed(app) -> None:  # type: ignore[no-untyped-def]
 
 def test_search_lists_nearest_first_within_radius(app) -> None:  # type: ignore[no-untyped-def]
     _seed(app)
+    agen = geo.get_index().by_insee(AGEN)
+    assert agen is not None
     with app.app_context():
-        outcome = search(db.session(), SearchRequest(where="Agen", specialty="SM54"))
-        assert outcome.commune is not None and outcome.commune.insee == AGEN
+        # a map search ranks by distance (a commune search shuffles, see test_search_service)
+        request = SearchRequest(lat=agen.lat, lon=agen.lon, specialty="SM54")
+        outcome = search(db.session(), request)
+        assert outcome.place is not None and outcome.place.precision == "carte"
         radius = geo.get_index().department_radius("47")
-        assert outcome.radius_km == radius.city_radius_km
-        names = [h.name for h in outcome.hits]
+        assert outcome.widened_from_km == radius.city_radius_km  # nobody has slots
+        names = [c.hit.name for c in outcome.cards]
         assert names[0].endswith("Proche")
         assert all("Bordelais" not in n and "Pediatre" not in n for n in names)
-        distances = [h.distance_km for h in outcome.hits]
+        distances = [c.hit.distance_km for c in outcome.cards]
         assert distances == sorted(distances)
         assert 0.5 < distances[0] < 2.0
         # the search is logged anonymously
         log = db.session().scalars(select(SearchLog)).one()
         assert log.insee_code == AGEN and log.result_count == outcome.total
+        assert log.where_kind == "map"
 
 
 def test_search_widens_the_radius_when_nobody_is_near(app) -> None:  # type: ignore[no-untyped-def]
@@ -57,7 +62,7 @@ def test_search_widens_the_radius_when_nobody_is_near(app) -> None:  # type: ign
         )  # ~39 km north of Agen
         s.commit()
         outcome = search(s, SearchRequest(insee=AGEN, specialty="SM54"))
-        assert [h.name for h in outcome.hits] == ["Dr Test Lointain"]
+        assert [c.hit.name for c in outcome.cards] == ["Dr Test Lointain"]
         assert outcome.widened_from_km is not None
         assert outcome.radius_km > outcome.widened_from_km
 
@@ -65,7 +70,7 @@ def test_search_widens_the_radius_when_nobody_is_near(app) -> None:  # type: ign
 def test_unknown_place_is_a_clear_message(app) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
         outcome = search(db.session(), SearchRequest(where="Zzyzx-sur-Mer"))
-        assert outcome.commune is None
+        assert outcome.place is None
         assert outcome.problem and "introuvable" in outcome.problem
         assert db.session().scalar(select(func.count()).select_from(SearchLog)) == 0
 

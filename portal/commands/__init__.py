@@ -29,3 +29,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(bench_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(accounts_cli)
+    from portal.commands.lrm import lrm_cli
+
+    app.cli.add_command(lrm_cli)

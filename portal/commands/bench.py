@@ -1,13 +1,16 @@
-"""``sas-portal bench ingest`` and ``sas-portal bench fanout``: measurements, printed.
+"""``sas-portal bench ingest``, ``bench fanout`` and ``bench search``: measurements, printed.
 
 The logic lives in ``portal/bench``; these commands parse options and print."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from portal.bench import fanout as fanout_bench
 from portal.bench import ingest as ingest_bench
+from portal.bench import search as search_bench
 
 READER_TARGET = 10.0  # the tolerant reader should be at least this many times faster
 OVERHEAD_TARGET_S = 0.050
@@ -178,3 +181,155 @@ def fanout_command(
     click.echo(
         "  (au-delà du délai : le portail traite les réponses reçues, rien n'attend le bloqué)"
     )
+
+
+@bench_cli.command("search")
+@click.option(
+    "--practitioners",
+    type=click.IntRange(1),
+    default=250_000,
+    show_default=True,
+    help="Praticiens de l'annuaire, répartis sur tous les départements.",
+)
+@click.option(
+    "--slots",
+    "slot_count",
+    type=click.IntRange(0),
+    default=2_000_000,
+    show_default=True,
+    help="Créneaux en cache sur les 72 h à venir.",
+)
+@click.option(
+    "--searches", type=click.IntRange(1), default=200, show_default=True, help="Recherches."
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["sqlite", "postgresql", "both"]),
+    default="both",
+    show_default=True,
+    help="Base(s) mesurée(s).",
+)
+@click.option(
+    "--postgres-url",
+    default=None,
+    help="Serveur PostgreSQL existant (une base jetable y est créée) ; "
+    "défaut : une grappe jetable (PgCluster).",
+)
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Garder la base construite dans ce dossier (fichier SQLite, pg_dump PostgreSQL).",
+)
+@click.option(
+    "--profile/--no-profile",
+    default=False,
+    show_default=True,
+    help="Profiler (cProfile + requêtes SQL) la recherche la plus lente.",
+)
+def search_command(
+    practitioners: int,
+    slot_count: int,
+    searches: int,
+    backend: str,
+    postgres_url: str | None,
+    keep: Path | None,
+    profile: bool,
+) -> None:
+    """Temps serveur de la page de résultats sur un annuaire national (créneaux en cache).
+
+    Construit dans une base jetable (fichier SQLite temporaire ; grappe PostgreSQL jetable)
+    --practitioners praticiens sur tous les départements, leurs lieux d'exercice, leurs
+    liaisons aux sources, --slots créneaux en cache sur 72 h et les dates de collecte ; puis
+    mesure --searches recherches (adresse, point de carte, commune, département ; avec et
+    sans filtres) par GET /recherche d'un régulateur connecté (client de test Flask, rendu
+    de la page compris), après quelques recherches de chauffe : p50 / p95 / p99 / max.
+    """
+    backends = ["sqlite", "postgresql"] if backend == "both" else [backend]
+    queries = search_bench.mix(searches)
+    spec = search_bench.spec_for(practitioners, slot_count)
+    click.echo(
+        f"Recherche : {number(practitioners)} praticiens, {number(slot_count)} créneaux en "
+        f"cache (72 h), {number(searches)} recherches + {search_bench.WARMUP} de chauffe"
+    )
+    click.echo(
+        "Temps serveur de GET /recherche (régulateur connecté, client de test Flask, "
+        "1er lot de résultats depuis le cache, rendu compris)."
+    )
+
+    def say(text: str) -> None:
+        click.echo(f"  … {text}", err=True)
+
+    for name in backends:
+        result = search_bench.run_backend(
+            name,
+            spec,
+            queries,
+            postgres_url=postgres_url,
+            keep=keep,
+            profile_slowest=profile,
+            say=say,
+        )
+        _print_search(result)
+
+
+def _print_search(result: search_bench.BackendResult) -> None:
+    label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[result.backend]
+    build = result.build
+    click.echo("")
+    rows = ", ".join(f"{table} {number(n)}" for table, n in build.rows.items())
+    click.echo(f"[{label}] jeu de données construit en {number(build.total_s, 1)} s : {rows}")
+    slots_s = build.seconds.get("slots", 0.0)
+    if slots_s:
+        rate = build.rows.get("slots", 0) / slots_s
+        click.echo(f"  créneaux : {number(slots_s, 1)} s ({number(rate)} lignes/s)")
+    if result.kept:
+        click.echo(f"  base gardée : {result.kept}")
+    errors = [m for m in result.measures if m.status != 200]
+    click.echo(f"[{label}] {'':<36} {'p50':>9} {'p95':>9} {'p99':>9} {'max':>9}")
+
+    def row(title: str, values: list[float]) -> None:
+        if not values:
+            return
+        p50, p95, p99, top = search_bench.percentiles(values)
+        figures = "".join(f"{ms(v / 1000):>10}" for v in (p50, p95, p99, top))
+        click.echo(f"  {title:<36}{figures}")
+
+    row(f"toutes ({len(result.measures)})", result.times())
+    for kind in search_bench.KINDS:
+        values = result.times(kind)
+        row(f"{kind} ({len(values)})", values)
+    for filtered, title in ((False, "sans filtre"), (True, "avec filtres")):
+        values = result.times(filtered=filtered)
+        row(f"{title} ({len(values)})", values)
+    p95 = search_bench.percentiles(result.times())[1]
+    target = search_bench.TARGET_P95_MS
+    click.echo(
+        f"  objectif p95 < {number(target)} ms : {verdict(p95 < target and not errors)}"
+        + (f" ({len(errors)} réponse(s) en erreur)" if errors else "")
+    )
+    shown = [m.shown for m in result.measures if m.shown is not None]
+    totals = [m.total for m in result.measures if m.total is not None]
+    with_slots = [m.with_slots for m in result.measures if m.with_slots is not None]
+    if shown and totals:
+        click.echo(
+            f"  résultats : {number(sum(totals) / len(totals), 1)} praticiens par recherche en "
+            f"moyenne, {number(sum(shown) / len(shown), 1)} cartes affichées"
+            + (
+                f", {number(sum(with_slots) / len(with_slots), 1)} avec créneaux"
+                if with_slots
+                else ""
+            )
+            + f", {sum(m.widened for m in result.measures)} rayon(s) élargi(s)"
+        )
+    slowest = sorted(result.measures, key=lambda m: m.ms, reverse=True)[:3]
+    for m in slowest:
+        click.echo(f"  lente : {ms(m.ms / 1000):>9}  {m.query.kind:<11} {m.query.url}")
+    if result.profile:
+        click.echo("")
+        click.echo(f"[{label}] requêtes SQL de la recherche la plus lente (les plus longues) :")
+        for duration, statement in result.statements[:8]:
+            flat = " ".join(statement.split())
+            click.echo(f"  {ms(duration / 1000):>9}  {flat[:300]}")
+        click.echo(f"[{label}] profil cProfile (cumulé) :")
+        click.echo(result.profile)

@@ -55,6 +55,16 @@ ACTION_LABELS: Final = {
     "account_deactivated": "Compte désactivé",
     "account_reactivated": "Compte réactivé",
     "password_reset_issued": "Lien de réinitialisation émis",
+    "reset_link_issued": "Lien de (ré)initialisation du mot de passe émis",
+    "password_set": "Mot de passe défini",
+    "totp_enrolled": "Second facteur enrôlé",
+    "totp_reset": "Second facteur réinitialisé",
+    "local_regulator_allowed": "Connexion locale autorisée pour un régulateur",
+    "provisioning_failed": "Échec de transmission du compte à un éditeur",
+    "participation_changed": "Participation modifiée",
+    "lrm_refused": "Lien LRM refusé",
+    "lrm_origin_created": "Origine LRM ajoutée",
+    "lrm_origin_toggled": "Origine LRM activée / désactivée",
 }
 
 CSV_COLUMNS: Final = ("at", "actor", "action", "target", "ip", "request_id", "details")

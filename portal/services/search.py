@@ -1,75 +1,107 @@
-"""The regulator's search: practitioners of the directory around a place.
+"""The regulator's search: practitioners around a place, filtered, ranked, paginated.
 
-Pure logic over the database session; never renders HTML. The where-part is
-resolved by the geo index (INSEE code, postcode or commune name); the search
-radius is the department's default city radius from the national table,
-widened by the table's enlargement step (up to the department-wide radius)
-when nobody is found.
+Pure logic over the database session; never renders HTML. The steps live in
+sibling modules: where (``search_place``), who (``search_candidates``), which
+filters keep them (``search_filters``), in which order (``ranking``) and the
+cards with their slots (``search_results``). The radius starts at the
+department table's city radius and widens by its enlargement step (up to the
+department-wide radius) until at least 5 results have slots; the page says so.
+Only the current page's cards load their slots' full JSON.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import PlaceOfPractice, Practitioner, SearchLog, Structure
-from portal.services import audit, calendar, geo, reference, slot_cache, slots
+from portal.models import SearchLog
+from portal.services import audit, geo, slots
+from portal.services.ranking import Card, daily_seed
+from portal.services.search_candidates import (
+    SOS_SPECIALTIES,
+    Candidate,
+    Hit,
+    What,
+    candidate_ids_query,
+    find_candidates,
+    find_sos_sites,
+    find_treating,
+)
+from portal.services.search_filters import (
+    Filtered,
+    Filters,
+    SlotFact,
+    apply_filters,
+    failed_sources,
+    slot_facts,
+)
+from portal.services.search_place import Geocoder, Place, Resolved, resolve
+from portal.services.search_results import CardSlots, build_cards, card_slots
+
+__all__ = [
+    "SOS_SPECIALTIES",
+    "Card",
+    "CardSlots",
+    "Hit",
+    "Place",
+    "SearchOutcome",
+    "SearchRequest",
+    "WhyNothing",
+    "search",
+]
+
+#: Results with slots the automatic widening looks for.
+ENOUGH_WITH_SLOTS = 5
 
 
 @dataclass(frozen=True, slots=True)
 class SearchRequest:
-    """What the regulator asked. ``insee`` is set when a commune was picked."""
+    """What the regulator asked (see ``docs/search-contract.md``)."""
 
     where: str = ""
     insee: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    radius_km: float | None = None
     specialty: str = ""
-    limit: int = 50
+    profession: str = ""
+    name: str = ""
+    text: str = ""
+    within: str = ""
+    modalities: tuple[str, ...] = ()
+    sas_only: bool = False
+    kinds: tuple[str, ...] = ()
+    treating: str = ""
+    page: int = 1
+    page_size: int = 20
+    origin: str = ""
 
     @property
     def is_empty(self) -> bool:
-        return not (self.where.strip() or self.insee.strip())
+        has_point = self.lat is not None and self.lon is not None
+        return not (self.where.strip() or self.insee.strip() or has_point or self.name.strip())
+
+    @property
+    def what(self) -> What:
+        return What(self.specialty.strip(), self.profession.strip(), self.name, self.text)
+
+    @property
+    def filters(self) -> Filters:
+        return Filters(self.within, tuple(self.modalities), self.sas_only, tuple(self.kinds))
 
 
 @dataclass(frozen=True, slots=True)
-class Hit:
-    """One result card: a practitioner at their nearest place of practice, or an
-    SOS Médecins consultation site (``kind="structure"``)."""
+class WhyNothing:
+    """Why a search shows few or no results ("Pourquoi rien ?")."""
 
-    kind: str
-    row_id: int
-    national_id: str
-    name: str
-    specialty_code: str | None
-    specialty_label: str
-    sas_participation: bool
-    place_name: str
-    address_line: str
-    postal_code: str
-    city: str
-    department: str | None
-    phone: str
-    lat: float
-    lon: float
-    distance_km: float
-    badges: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class CardSlots:
-    """The slots shown on one card, with their freshness."""
-
-    calendar: calendar.CalendarView
-    age: str
-    failing: tuple[str, ...]
-    sources: tuple[str, ...]
-
-
-#: SOS Médecins consultation sites answer general-practice searches.
-SOS_SPECIALTIES = {"", "SM54", "SM26", "SM53"}
+    candidates: int
+    removed: tuple[tuple[str, int], ...]
+    failed_sources: tuple[tuple[str, str], ...]
+    widen_to_km: float | None
 
 
 @dataclass(slots=True)
@@ -77,234 +109,243 @@ class SearchOutcome:
     """What the results page shows."""
 
     request: SearchRequest
-    commune: geo.Commune | None = None
+    place: Place | None = None
     radius_km: float = 0.0
     widened_from_km: float | None = None
-    hits: list[Hit] = field(default_factory=list)
-    cards: dict[str, CardSlots] = field(default_factory=dict)
+    cards: list[Card] = field(default_factory=list)
     total: int = 0
+    with_slots: int = 0
+    page: int = 1
+    pages: int = 1
+    why: WhyNothing | None = None
     problem: str | None = None
     candidates: list[geo.Commune] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    treating_found: bool | None = None
     duration_ms: int = 0
 
 
-def resolve_place(request: SearchRequest) -> tuple[geo.Commune | None, list[geo.Commune]]:
-    """The commune of the request, or candidates when the text is ambiguous."""
-    index = geo.get_index()
-    if request.insee.strip():
-        commune = index.by_insee(request.insee.strip())
-        if commune is not None:
-            return commune, []
-    text = request.where.strip()
-    if not text:
-        return None, []
-    commune = index.resolve(text)
-    if commune is not None:
-        return commune, []
-    # A typo ("Agenn"): propose the communes of the longest prefix that matches some.
-    for end in range(len(text), 2, -1):
-        candidates = index.suggest(text[:end], limit=8)
-        if candidates:
-            return None, candidates
-    return None, []
+@dataclass(slots=True)
+class _Round:
+    """Candidates, slot facts and filter results at one radius."""
+
+    radius_km: float
+    candidates: dict[str, Candidate]
+    facts: dict[str, list[SlotFact]]
+    filtered: Filtered
 
 
-def find_practitioners(
+def _gather(
     session: Session,
-    *,
-    lat: float,
-    lon: float,
+    request: SearchRequest,
+    place: Place | None,
     radius_km: float,
-    specialty: str | None = None,
-) -> list[Hit]:
-    """Practitioners with a place of practice within ``radius_km``, nearest first.
-
-    A bounding box narrows the rows in SQL (indexed on lat/lon); the exact
-    great-circle distance is then computed for the few rows left.
-    """
-    min_lat, max_lat, min_lon, max_lon = geo.bounding_box(lat, lon, radius_km)
-    query = (
-        select(Practitioner, PlaceOfPractice)
-        .join(PlaceOfPractice, PlaceOfPractice.practitioner_id == Practitioner.id)
-        .where(
-            PlaceOfPractice.lat.between(min_lat, max_lat),
-            PlaceOfPractice.lon.between(min_lon, max_lon),
-        )
+    *,
+    now: datetime,
+    until: datetime,
+) -> _Round:
+    lat, lon = (place.lat, place.lon) if place else (None, None)
+    what = request.what
+    found = find_candidates(session, lat=lat, lon=lon, radius_km=radius_km, what=what)
+    if lat is not None and lon is not None:
+        found |= find_sos_sites(session, lat=lat, lon=lon, radius_km=radius_km, what=what)
+    treating = request.treating.strip()
+    if treating and treating not in found:
+        doctor = find_treating(session, treating, lat=lat, lon=lon)
+        if doctor is not None and doctor.hit.distance_km <= radius_km:
+            found[treating] = doctor
+    ids = candidate_ids_query(lat=lat, lon=lon, radius_km=radius_km, what=what)
+    facts = slot_facts(
+        session,
+        found,
+        now=now,
+        until=until,
+        within=request.within,
+        need_modalities=bool(request.modalities),
+        kinds_asked=bool(request.kinds),
+        subquery=ids,
     )
-    if specialty:
-        query = query.where(Practitioner.specialty_code == specialty)
-    nearest: dict[int, Hit] = {}
-    for practitioner, place in session.execute(query):
-        assert place.lat is not None and place.lon is not None  # filtered by the box
-        distance = geo.distance_km(lat, lon, place.lat, place.lon)
-        if distance > radius_km:
-            continue
-        known = nearest.get(practitioner.id)
-        if known is not None and known.distance_km <= distance:
-            continue
-        nearest[practitioner.id] = Hit(
-            kind="practitioner",
-            row_id=practitioner.id,
-            national_id=practitioner.national_id,
-            name=practitioner.display_name,
-            specialty_code=practitioner.specialty_code,
-            specialty_label=(
-                reference.display_specialty(practitioner.specialty_code)
-                if practitioner.specialty_code
-                else ""
-            ),
-            sas_participation=practitioner.sas_participation,
-            place_name=place.name,
-            address_line=place.address_line,
-            postal_code=place.postal_code,
-            city=place.city,
-            department=place.department,
-            phone=place.phone,
-            lat=place.lat,
-            lon=place.lon,
-            distance_km=distance,
-            badges=("sas",) if practitioner.sas_participation else (),
-        )
-    return sorted(nearest.values(), key=lambda h: (h.distance_km, h.name))
+    filtered = apply_filters(found, facts, request.filters, exempt=[treating])
+    return _Round(radius_km, found, facts, filtered)
 
 
-def find_sos_sites(session: Session, *, lat: float, lon: float, radius_km: float) -> list[Hit]:
-    """SOS Médecins consultation sites within ``radius_km`` (their slots are the
-    association's, not a named doctor's)."""
-    min_lat, max_lat, min_lon, max_lon = geo.bounding_box(lat, lon, radius_km)
-    query = (
-        select(Structure, PlaceOfPractice)
-        .join(PlaceOfPractice, PlaceOfPractice.structure_id == Structure.id)
-        .where(
-            Structure.kind == "SOS",
-            PlaceOfPractice.practitioner_id.is_(None),
-            PlaceOfPractice.lat.between(min_lat, max_lat),
-            PlaceOfPractice.lon.between(min_lon, max_lon),
-        )
+def _within(round_: _Round, radius_km: float, request: SearchRequest, now: datetime) -> _Round:
+    """The same round cut down to a smaller radius (no new query)."""
+    found = {n: c for n, c in round_.candidates.items() if c.hit.distance_km <= radius_km}
+    exempt = [request.treating.strip()]
+    filtered = apply_filters(found, round_.facts, request.filters, exempt=exempt)
+    return _Round(radius_km, found, round_.facts, filtered)
+
+
+def _widen(
+    session: Session,
+    request: SearchRequest,
+    resolved: Resolved,
+    first: _Round,
+    *,
+    now: datetime,
+    until: datetime,
+) -> _Round:
+    """Widen step by step (one query at the widest radius) until enough have slots."""
+    if (
+        resolved.explicit_radius
+        or resolved.place is None
+        or len(first.filtered.with_slots) >= ENOUGH_WITH_SLOTS
+        or first.radius_km >= resolved.max_radius_km
+        or resolved.step_km <= 0
+    ):
+        return first
+    wide = _gather(session, request, resolved.place, resolved.max_radius_km, now=now, until=until)
+    radius = first.radius_km
+    while radius < resolved.max_radius_km:
+        radius = min(radius + resolved.step_km, resolved.max_radius_km)
+        candidates = wide.candidates
+        near = sum(1 for n in wide.filtered.with_slots if candidates[n].hit.distance_km <= radius)
+        if near >= ENOUGH_WITH_SLOTS:
+            break
+    return wide if radius >= resolved.max_radius_km else _within(wide, radius, request, now)
+
+
+def _query_key(request: SearchRequest, place: Place | None) -> str:
+    where = ""
+    if place is not None:
+        where = place.insee or place.department or f"{place.lat:.3f},{place.lon:.3f}"
+    parts = (where, request.specialty, request.profession, request.name, request.text)
+    return "|".join(geo.normalize_name(p) for p in parts)
+
+
+def _problem(request: SearchRequest, resolved: Resolved) -> str:
+    typed = request.where.strip() or request.insee.strip()
+    if not typed and request.lat is None:
+        return "Indiquez un lieu pour rechercher un professionnel par son nom."
+    return (
+        f"Lieu « {typed} » introuvable : saisissez une commune, un code postal, "
+        "un code INSEE, un département ou une adresse"
+        + (", ou choisissez une des communes proposées." if resolved.candidates else ".")
     )
-    hits = []
-    for structure, place in session.execute(query):
-        assert place.lat is not None and place.lon is not None
-        distance = geo.distance_km(lat, lon, place.lat, place.lon)
-        if distance <= radius_km:
-            hits.append(
-                Hit(
-                    kind="structure",
-                    row_id=structure.id,
-                    national_id=structure.national_id,
-                    name=structure.name,
-                    specialty_code=None,
-                    specialty_label="SOS Médecins — site de consultation",
-                    sas_participation=True,
-                    place_name=place.name,
-                    address_line=place.address_line,
-                    postal_code=place.postal_code,
-                    city=place.city,
-                    department=place.department,
-                    phone=place.phone,
-                    lat=place.lat,
-                    lon=place.lon,
-                    distance_km=distance,
-                    badges=("sos", "sas"),
-                )
-            )
-    return hits
 
 
-def find_offer(
-    session: Session, *, lat: float, lon: float, radius_km: float, specialty: str | None
-) -> list[Hit]:
-    """Practitioners and, for general practice, SOS Médecins sites; nearest first."""
-    hits = find_practitioners(session, lat=lat, lon=lon, radius_km=radius_km, specialty=specialty)
-    if (specialty or "") in SOS_SPECIALTIES:
-        hits += find_sos_sites(session, lat=lat, lon=lon, radius_km=radius_km)
-    return sorted(hits, key=lambda h: (h.distance_km, h.name))
-
-
-def card_slots(
-    session: Session, hits: list[Hit], *, now: datetime | None = None
-) -> dict[str, CardSlots]:
-    """The cached slots of the shown cards, one query for the whole page."""
-    now = now or datetime.now(UTC)
-    start, end = slots.window(now)
-    cached = slot_cache.cached_slots(session, [h.national_id for h in hits], start, end)
-    cards = {}
-    for hit in hits:
-        found = cached.get(hit.national_id)
-        if found is None:
-            continue
-        cards[hit.national_id] = CardSlots(
-            calendar=calendar.three_days(found.slots, department=hit.department, now=now),
-            age=calendar.age_label(found.fetched_at, now),
-            failing=found.failing,
-            sources=found.sources,
-        )
-    return cards
-
-
-def search(session: Session, request: SearchRequest, *, actor: str | None = None) -> SearchOutcome:
+def search(
+    session: Session,
+    request: SearchRequest,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+    geocoder: Geocoder | None = None,
+) -> SearchOutcome:
     """Run a search, log it anonymously and audit it for ``actor`` (a user id).
 
     The audit says who searched what and where, and how many were found; never
-    the free text typed, which could identify a patient.
+    the free text or name typed, which could identify a patient.
     """
     started = time.perf_counter()
+    now = now or datetime.now(UTC)
     outcome = SearchOutcome(request=request)
     if request.is_empty:
         return outcome
-    commune, candidates = resolve_place(request)
-    if commune is None:
-        outcome.candidates = candidates
-        outcome.problem = (
-            f"Lieu « {request.where.strip() or request.insee.strip()} » introuvable : "
-            "saisissez une commune, un code postal ou un code INSEE"
-            + (", ou choisissez une des communes proposées." if candidates else ".")
-        )
-        return outcome
-    outcome.commune = commune
-    radius = geo.get_index().department_radius(commune.department)
-    specialty = request.specialty or None
-    outcome.radius_km = radius.city_radius_km
-    hits = find_offer(
-        session, lat=commune.lat, lon=commune.lon, radius_km=outcome.radius_km, specialty=specialty
+    resolved = resolve(
+        where=request.where,
+        insee=request.insee,
+        lat=request.lat,
+        lon=request.lon,
+        radius_km=request.radius_km,
+        geocoder=geocoder,
     )
-    while not hits and outcome.radius_km < radius.county_radius_km and radius.enlargement_km > 0:
-        outcome.widened_from_km = outcome.widened_from_km or outcome.radius_km
-        outcome.radius_km = min(outcome.radius_km + radius.enlargement_km, radius.county_radius_km)
-        hits = find_offer(
-            session,
-            lat=commune.lat,
-            lon=commune.lon,
-            radius_km=outcome.radius_km,
-            specialty=specialty,
+    outcome.notices.extend(resolved.notices)
+    place = resolved.place
+    if place is None and not request.what.national_ids:
+        outcome.problem = _problem(request, resolved)
+        outcome.candidates = list(resolved.candidates)
+        return outcome
+    outcome.place = place
+    until = max(slots.window(now)[1], now + timedelta(hours=72))
+    first = _gather(session, request, place, resolved.radius_km, now=now, until=until)
+    final = _widen(session, request, resolved, first, now=now, until=until)
+    outcome.radius_km = final.radius_km
+    if final.radius_km > first.radius_km:
+        outcome.widened_from_km = first.radius_km
+    ranked = build_cards(
+        session,
+        [final.candidates[n] for n in final.filtered.kept],
+        final.filtered.with_slots,
+        treating=request.treating.strip(),
+        by_distance=place is None or place.precision in ("adresse", "carte"),
+        seed=daily_seed(_query_key(request, place), now),
+    )
+    treating = request.treating.strip()
+    if treating:
+        outcome.treating_found = treating in final.candidates
+        if not outcome.treating_found:
+            outcome.notices.append(
+                "Le médecin traitant n'exerce pas dans le rayon de recherche ou est inconnu "
+                "de l'annuaire."
+            )
+    outcome.total = len(ranked)
+    outcome.with_slots = len(final.filtered.with_slots)
+    size = max(1, request.page_size)
+    outcome.pages = max(1, math.ceil(outcome.total / size))
+    outcome.page = min(max(1, request.page), outcome.pages)
+    page = ranked[(outcome.page - 1) * size : outcome.page * size]
+    outcome.cards = card_slots(
+        session,
+        page,
+        final.candidates,
+        kinds=request.kinds,
+        modalities=request.modalities,
+        treating=request.treating.strip(),
+        now=now,
+    )
+    if outcome.total < ENOUGH_WITH_SLOTS or outcome.with_slots == 0:
+        widen_to = None
+        if final.radius_km < resolved.max_radius_km:
+            widen_to = min(final.radius_km + resolved.step_km, resolved.max_radius_km)
+        outcome.why = WhyNothing(
+            candidates=len(final.candidates),
+            removed=tuple(final.filtered.removed),
+            failed_sources=failed_sources(session, final.candidates, now=now),
+            widen_to_km=widen_to,
         )
-    outcome.total = len(hits)
-    outcome.hits = hits[: request.limit]
-    outcome.cards = card_slots(session, outcome.hits)
     outcome.duration_ms = round((time.perf_counter() - started) * 1000)
+    _log(session, outcome, resolved, actor)
+    return outcome
+
+
+def _log(session: Session, outcome: SearchOutcome, resolved: Resolved, actor: str | None) -> None:
+    request, place = outcome.request, outcome.place
+    if place is None:
+        where_kind = "identifier"
+    elif resolved.is_department:
+        where_kind = "department"
+    else:
+        where_kind = {"adresse": "address", "carte": "map"}.get(place.precision, "commune")
+    specialty = request.specialty or None
     session.add(
         SearchLog(
-            where_kind="commune",
-            insee_code=commune.insee,
-            department=commune.department,
+            where_kind=where_kind,
+            insee_code=place.insee if place else None,
+            department=place.department if place else None,
             specialty=specialty,
             radius_km=outcome.radius_km,
             result_count=outcome.total,
+            with_slots_count=outcome.with_slots,
             duration_ms=outcome.duration_ms,
+            origin=request.origin or None,
         )
     )
     audit.record(
         session,
         "search",
         actor=actor,
-        target=commune.insee,
+        target=(place.insee or place.department) if place else None,
         details={
             "specialty": specialty,
-            "insee": commune.insee,
-            "department": commune.department,
+            "insee": place.insee if place else None,
+            "department": place.department if place else None,
+            "precision": place.precision if place else None,
             "radius_km": outcome.radius_km,
             "result_count": outcome.total,
+            "with_slots": outcome.with_slots,
+            "origin": request.origin or None,
         },
     )
     session.commit()
-    return outcome

@@ -5,6 +5,7 @@ Written by the aggregation (``portal.services.slots``), read by the result cards
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ def replace_cached(
                     "end": slot.end,
                     "data": slot.as_json(),
                     "fetched_at": now,
+                    "modalities": json.dumps(list(slot.modalities)),
+                    "visibility": json.dumps(list(slot.visibility)),
                 }
                 for slot in kept.values()
             ],

@@ -18,3 +18,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts.bp)
     app.register_blueprint(structures.bp)
     app.register_blueprint(participation.bp)
+    from portal.views import lrm_origins
+
+    app.register_blueprint(lrm_origins.bp)

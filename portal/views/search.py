@@ -1,16 +1,73 @@
-"""The regulator's search page (``/recherche``) and its fragments."""
+"""The regulator's search page (``/recherche``) and its fragments.
+
+One page, fragments rendered from its own blocks (``render_block``) so they
+cannot drift: an HTMX request of the form, the filters, the pagination or the
+map's "Relancer la recherche ici" gets the ``results`` block only. The cards'
+slots come from the cache at once; ``/recherche/creneaux`` then refreshes the
+visible cards live and answers out-of-band calendars.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, request
-from jinja2_fragments.flask import render_block
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from portal import db
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from jinja2_fragments.flask import render_block
+from werkzeug.datastructures import MultiDict
+
+from portal import db, plugins
 from portal.auth import session as auth_session
-from portal.services import geo, reference
-from portal.services.search import SearchRequest, search
+from portal.services import geo, geocoding, live, lrm, reference
+from portal.services.search import Card, SearchRequest, search
 
 bp = Blueprint("search", __name__)
+
+#: URL parameters (French, see docs/search-contract.md) that make a search.
+WINDOWS = (
+    ("", "Peu importe"),
+    ("0-4", "0–4 h"),
+    ("4-8", "4–8 h"),
+    ("8-12", "8–12 h"),
+    ("12-24", "12–24 h"),
+    ("24-48", "24–48 h"),
+    ("48-72", "48–72 h"),
+)
+MODALITIES = (
+    ("cabinet", "Cabinet"),
+    ("teleconsultation", "Téléconsultation"),
+    ("domicile", "Visite à domicile"),
+)
+KINDS = (
+    ("public", "Grand public"),
+    ("pro", "Professionnels"),
+    ("sas", "Réservé SAS"),
+    ("cpts", "CPTS"),
+)
+PRECISIONS = {
+    "adresse": "Adresse précise",
+    "commune": "Centre de la commune",
+    "carte": "Zone de la carte",
+}
+_WINDOW_VALUES = {v for v, _ in WINDOWS}
+_MODALITY_VALUES = {v for v, _ in MODALITIES}
+_KIND_VALUES = {v for v, _ in KINDS}
+
+
+@bp.app_context_processor
+def _search_globals() -> dict[str, Any]:
+    return {
+        "FILTER_WINDOWS": WINDOWS,
+        "FILTER_MODALITIES": MODALITIES,
+        "FILTER_KINDS": KINDS,
+        "PRECISIONS": PRECISIONS,
+        "MAP_TILE_URL": current_app.config.get("MAP_TILE_URL", ""),
+        "MAP_ATTRIBUTION": current_app.config.get("MAP_ATTRIBUTION", ""),
+    }
 
 
 def _vary(response: Response) -> Response:
@@ -18,26 +75,153 @@ def _vary(response: Response) -> Response:
     return response
 
 
+def _float(value: str | None, low: float, high: float) -> float | None:
+    try:
+        number = float((value or "").replace(",", "."))
+    except ValueError:
+        return None
+    return number if low <= number <= high else None
+
+
+def _page(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and 0 < int(value) < 10_000 else 1
+
+
+def _picked(values: Iterable[str], allowed: set[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values if v in allowed))
+
+
+def parse_request(args: MultiDict[str, str]) -> SearchRequest:
+    """The search asked by the URL's parameters (unknown values are dropped)."""
+    config = current_app.config
+    within = args.get("dispo", "")
+    return SearchRequest(
+        where=args.get("lieu", "")[:200],
+        insee=args.get("insee", "")[:5],
+        lat=_float(args.get("lat"), -90, 90),
+        lon=_float(args.get("lon"), -180, 180),
+        radius_km=_float(args.get("rayon"), 0.5, 200),
+        specialty=args.get("specialite", config["DEFAULT_SPECIALTY"])[:16],
+        profession=args.get("profession", "")[:8],
+        name=args.get("nom", "")[:100],
+        text=args.get("texte", "")[:200],
+        within=within if within in _WINDOW_VALUES else "",
+        modalities=_picked(args.getlist("modalite"), _MODALITY_VALUES),
+        sas_only=args.get("sas") == "1",
+        kinds=_picked(args.getlist("type"), _KIND_VALUES),
+        treating=args.get("mt", "")[:20],
+        page=_page(args.get("page")),
+        page_size=int(config["SEARCH_PAGE_SIZE"]),
+    )
+
+
+def canonical_args(form: SearchRequest) -> MultiDict[str, str]:
+    """The URL parameters of ``form`` (an LRM link's are translated to the page's own)."""
+    pairs: list[tuple[str, str]] = [
+        ("lieu", form.where),
+        ("insee", form.insee),
+        ("lat", f"{form.lat:.5f}" if form.lat is not None else ""),
+        ("lon", f"{form.lon:.5f}" if form.lon is not None else ""),
+        ("rayon", f"{form.radius_km:g}" if form.radius_km else ""),
+        ("specialite", form.specialty),
+        ("profession", form.profession),
+        ("nom", form.name),
+        ("texte", form.text),
+        ("dispo", form.within),
+        *(("modalite", m) for m in form.modalities),
+        ("sas", "1" if form.sas_only else ""),
+        *(("type", k) for k in form.kinds),
+        ("mt", form.treating),
+        ("page", str(form.page) if form.page > 1 else ""),
+    ]
+    args: MultiDict[str, str] = MultiDict()
+    for key, value in pairs:
+        if value or key == "specialite":  # an empty specialty means "all", not the default
+            args.add(key, value)
+    return args
+
+
+def url_with(form: SearchRequest, **changes: Any) -> str:
+    """The URL of the search ``form`` with some parameters changed (``None`` removes one)."""
+    args = canonical_args(form)
+    for key, value in changes.items():
+        args.pop(key, None)
+        if value is not None:
+            args[key] = str(value)
+    query: dict[str, Any] = {key: args.getlist(key) for key in args}
+    return url_for("search.page", **query)
+
+
+def live_ids(cards: Sequence[Card]) -> list[str]:
+    """National ids of the cards on the page and their CPTS members, in page order."""
+    ids: list[str] = []
+    for card in cards:
+        ids.append(card.hit.national_id)
+        ids.extend(m.hit.national_id for m in card.members)
+    return list(dict.fromkeys(ids))[: live.MAX_IDS]
+
+
 @bp.get("/recherche")
 def page() -> Response:
     """The search form and, when a place is given, its results."""
-    form = SearchRequest(
-        where=request.args.get("lieu", "")[:200],
-        insee=request.args.get("insee", "")[:5],
-        specialty=request.args.get("specialite", current_app.config["DEFAULT_SPECIALTY"])[:16],
-        limit=int(current_app.config["SEARCH_PAGE_SIZE"]),
-    )
     principal = auth_session.current()
-    outcome = search(db.session(), form, actor=str(principal.user_id) if principal else None)
+    actor = str(principal.user_id) if principal else None
+    session = db.session()
+    form, messages, notices = parse_request(request.args), [], []
+    if lrm.is_lrm_link(request.args):
+        link = lrm.parse_lrm_link(session, request.args, actor=actor)
+        if link.request is None:
+            form, messages = SearchRequest(), [link.refused or lrm.REFUSED]
+        else:
+            form, notices = replace(link.request, page_size=form.page_size), link.notices
+    geocoder = geocoding.make_geocoder(current_app.config)
+    outcome = search(session, form, actor=actor, geocoder=geocoder)
+    outcome.notices = [*notices, *outcome.notices]
+    place = outcome.place
     context = {
         "outcome": outcome,
-        "form": form,
+        "form": outcome.request,
+        "where_value": place.label if place and place.precision != "carte" else form.where,
+        "insee_value": place.insee if place and place.precision == "commune" else form.insee,
         "specialties": reference.specialty_choices(),
+        "professions": sorted(reference.professions().items(), key=lambda item: item[1]),
         "specialty_label": reference.display_specialty(form.specialty) if form.specialty else "",
+        "url_with": lambda **changes: url_with(outcome.request, **changes),
+        "live_ids": live_ids,
+        "lrm_messages": messages,
+        "token": secrets.token_hex(4),
     }
     if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
-        return _vary(Response(render_block("search/page.html", "results", **context)))
-    return _vary(Response(render_template("search/page.html", **context)))
+        body = render_block("search/page.html", "results", fragment=True, **context)
+        return _vary(Response(body))
+    return _vary(Response(render_template("search/page.html", fragment=False, **context)))
+
+
+@bp.get("/recherche/creneaux")
+def slots() -> Response:
+    """Live refresh of the visible cards: out-of-band calendars (one aggregation)."""
+    ids = [i.strip() for i in request.args.get("ids", "").split(",") if i.strip()][: live.MAX_IDS]
+    slot_filter = live.SlotFilter(
+        modalities=_picked(request.args.getlist("modalite"), _MODALITY_VALUES),
+        kinds=_picked(request.args.getlist("type"), _KIND_VALUES),
+    )
+    cards, statuses = live.refresh_cards(
+        db.session(), plugins.manager(), ids, current_app.config, slot_filter=slot_filter
+    )
+    problems = {
+        source: problem
+        for source, status in sorted(statuses.items())
+        if (problem := live.source_problem(status)) is not None
+    }
+    tz = ZoneInfo(str(current_app.config.get("TIMEZONE") or "Europe/Paris"))
+    body = render_template(
+        "search/_live.html",
+        cards=cards,
+        problems=problems,
+        refreshed_at=f"{datetime.now(UTC).astimezone(tz):%H:%M:%S}",
+        token=request.args.get("jeton", "")[:16],
+    )
+    return _vary(Response(body))
 
 
 @bp.get("/recherche/communes")

@@ -179,3 +179,100 @@ document.addEventListener("htmx:beforeSwap", function (event) {
     event.detail.isError = false;
   }
 });
+
+/* ---- search results: keyboard-first navigation, announcements, map parameters ----
+ * Cards (li.result-card, tabindex=0) are a flat list for the keyboard: ArrowDown /
+ * ArrowUp move to the next / previous visible card (CPTS members included when their
+ * <details> is open), Home / End to the first / last. Slots are links: Enter opens one.
+ * After each results swap the summary is copied into a persistent live region
+ * (#resultats-annonce), so screen readers hear the new count. */
+(function () {
+  "use strict";
+
+  document.documentElement.classList.add("js");
+
+  function visibleCards() {
+    return Array.prototype.slice
+      .call(document.querySelectorAll("#resultats li.result-card"))
+      .filter(function (c) {
+        return c.getClientRects().length > 0 && !c.closest("details:not([open])");
+      });
+  }
+
+  document.addEventListener("keydown", function (e) {
+    if (e.altKey || e.ctrlKey || e.metaKey || e.isComposing) return;
+    if (["ArrowDown", "ArrowUp", "Home", "End"].indexOf(e.key) === -1) return;
+    var t = e.target;
+    if (!t.closest || t.matches("input, select, textarea")) return;
+    var card = t.closest("#resultats li.result-card");
+    if (!card) return;
+    if ((e.key === "Home" || e.key === "End") && t !== card) return;
+    var list = visibleCards();
+    // the innermost card holding the focus decides where "next" is
+    var i = list.indexOf(card);
+    var next = null;
+    if (e.key === "ArrowDown") next = list[i + 1];
+    else if (e.key === "ArrowUp") next = list[i - 1];
+    else if (e.key === "Home") next = list[0];
+    else next = list[list.length - 1];
+    e.preventDefault();
+    if (next) {
+      next.focus();
+      next.scrollIntoView({ block: "nearest" });
+    }
+  });
+
+  var announced = "";
+  function announce() {
+    var region = document.getElementById("resultats-annonce");
+    var section = document.getElementById("resultats");
+    if (!region || !section) return;
+    var source = section.querySelector(".results-summary, .notice.error p, .empty");
+    var text = source ? source.textContent.replace(/\s+/g, " ").trim() : "";
+    if (text && text !== announced) {
+      announced = text;
+      region.textContent = text;
+    }
+  }
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (e.target && e.target.id === "resultats") announce();
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var section = document.getElementById("resultats");
+    var summary = section && section.querySelector(".results-summary");
+    announced = summary ? summary.textContent.replace(/\s+/g, " ").trim() : "";
+  });
+
+  // A place typed or picked replaces a map search: drop the map's centre and radius.
+  function dropMapParams(e) {
+    if (!e.target.closest || !e.target.closest("[data-combobox]")) return;
+    document.querySelectorAll("#recherche [data-map-param]").forEach(function (input) {
+      input.remove();
+    });
+  }
+  document.addEventListener("input", dropMapParams);
+  document.addEventListener("combobox-picked", dropMapParams);
+})();
+
+/* A live slot refresh belongs to the results it was asked for (token data-jeton): a late
+   answer for results replaced since must not put their calendars (unfiltered slots, say)
+   into the new cards. Aborting the request instead would log htmx errors. */
+document.addEventListener("htmx:oobBeforeSwap", function (event) {
+  var fragment = event.detail.fragment;
+  var node = fragment && (fragment.nodeType === 1 ? fragment : fragment.firstElementChild);
+  var token = node && node.getAttribute("data-jeton");
+  var results = document.getElementById("resultats");
+  var current = results && results.getAttribute("data-jeton");
+  if (token && current && token !== current) event.detail.shouldSwap = false;
+});
+/* The request element of a late answer has left the document, so its events no longer
+   reach `document`: guard it directly. Not swapping also skips its out-of-band parts,
+   whose cards may be gone (htmx would log oobErrorNoTarget). */
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var elt = event.detail.elt;
+  if (!elt || elt.id !== "actualisation" || elt.hasAttribute("data-guarded")) return;
+  elt.setAttribute("data-guarded", "");
+  elt.addEventListener("htmx:beforeSwap", function (e) {
+    if (!elt.isConnected) e.detail.shouldSwap = false;
+  });
+});

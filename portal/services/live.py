@@ -1,0 +1,175 @@
+"""Progressive freshness: refresh the slots of the cards a regulator is looking at.
+
+The results page renders at once from the slot cache; its visible cards then
+ask for ONE fragment (``GET /recherche/creneaux?ids=…``) whose view calls
+:func:`refresh_cards`: one batched aggregation (``slots.refresh``) for the
+targets bound to those ids, every source under its own deadline, then one
+read of the cache. A source that fails or times out keeps its last-known
+slots, which the card marks as possibly stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pluggy
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain import Slot
+from portal.models import PlaceOfPractice, Practitioner, Structure
+from portal.services import calendar, slot_cache, slots
+from portal.services.search import CardSlots
+from portal.services.slots import SourceStatus
+
+__all__ = ["MAX_IDS", "SlotFilter", "refresh_cards", "source_problem"]
+
+#: A results page never shows more cards than this: more ids are ignored.
+MAX_IDS = 100
+
+#: French words for a source that did not answer in time or in full.
+PROBLEMS = {
+    "failed": "en échec",
+    "timeout": "délai dépassé",
+    "partial": "réponse partielle",
+    "open": "suspendue après plusieurs échecs",
+    "killed": "coupée",
+    "absent": "connecteur non chargé",
+}
+
+#: hours from now of the "available within" windows
+WINDOWS = {
+    "0-4": (0, 4),
+    "4-8": (4, 8),
+    "8-12": (8, 12),
+    "12-24": (12, 24),
+    "24-48": (24, 48),
+    "48-72": (48, 72),
+}
+
+
+def source_problem(status: SourceStatus) -> str | None:
+    """``"délai dépassé"``, ``"en échec"``… for a source that did not answer fresh."""
+    return None if status.ok else PROBLEMS.get(status.state, status.state)
+
+
+class SlotFilter:
+    """The slot-level filters of a search (modalities, slot kinds, availability window)."""
+
+    def __init__(
+        self,
+        *,
+        modalities: Iterable[str] = (),
+        kinds: Iterable[str] = (),
+        within: str = "",
+        now: datetime | None = None,
+    ) -> None:
+        self.modalities = frozenset(m for m in modalities if m)
+        self.kinds = frozenset(k for k in kinds if k)
+        self.window: tuple[datetime, datetime] | None = None
+        if within in WINDOWS:
+            now = now or datetime.now(UTC)
+            low, high = WINDOWS[within]
+            self.window = (now + timedelta(hours=low), now + timedelta(hours=high))
+
+    def keep(self, slot: Slot) -> bool:
+        if self.modalities and not self.modalities.intersection(slot.modalities):
+            return False
+        if self.kinds and not self.kinds.intersection(slot.visibility):
+            return False
+        if self.window is not None:
+            low, high = self.window
+            if not (low <= slot.start < high):
+                return False
+        return True
+
+
+def _rows(
+    session: Session, ids: Sequence[str]
+) -> tuple[dict[int, str], dict[int, str], dict[str, str | None]]:
+    """Practitioner and structure rows of ``ids``, and the department of each id."""
+    practitioners = {
+        row_id: nid
+        for row_id, nid in session.execute(
+            select(Practitioner.id, Practitioner.national_id).where(
+                Practitioner.national_id.in_(ids)
+            )
+        )
+    }
+    structures = {
+        row_id: nid
+        for row_id, nid in session.execute(
+            select(Structure.id, Structure.national_id).where(Structure.national_id.in_(ids))
+        )
+    }
+    departments: dict[str, str | None] = {}
+    if practitioners:
+        for owner, department in session.execute(
+            select(PlaceOfPractice.practitioner_id, PlaceOfPractice.department)
+            .where(PlaceOfPractice.practitioner_id.in_(list(practitioners)))
+            .order_by(PlaceOfPractice.id)
+        ):
+            if owner is not None:
+                departments.setdefault(practitioners[owner], department)
+    if structures:
+        for owner, department in session.execute(
+            select(PlaceOfPractice.structure_id, PlaceOfPractice.department)
+            .where(
+                PlaceOfPractice.structure_id.in_(list(structures)),
+                PlaceOfPractice.practitioner_id.is_(None),
+            )
+            .order_by(PlaceOfPractice.id)
+        ):
+            if owner is not None:
+                departments.setdefault(structures[owner], department)
+    return practitioners, structures, departments
+
+
+def refresh_cards(
+    session: Session,
+    pm: pluggy.PluginManager,
+    national_ids: Iterable[str],
+    config: Mapping[str, Any],
+    *,
+    slot_filter: SlotFilter | None = None,
+    now: datetime | None = None,
+) -> tuple[dict[str, CardSlots], dict[str, SourceStatus]]:
+    """Refresh the slots of the cards ``national_ids`` live, then read them from the cache.
+
+    One aggregation for all of them (``slots.refresh`` batches per source and
+    calls the sources concurrently, each under its deadline). Returns the card
+    slots per national id (every known id, even without slots) and the status
+    of every source asked.
+    """
+    ids = list(dict.fromkeys(i for i in national_ids if i))[:MAX_IDS]
+    if not ids:
+        return {}, {}
+    practitioners, structures, departments = _rows(session, ids)
+    targets = slots.bound_targets(
+        session, practitioner_ids=list(practitioners), structure_ids=list(structures)
+    )
+    tz = str(config.get("TIMEZONE") or calendar.DEFAULT_TIMEZONE)
+    start, end = slots.window(now, tz=tz)
+    report = slots.refresh(
+        session, pm, targets, start, end, slots.settings_from_config(config), now=now
+    )
+    shown_now = now or datetime.now(UTC)
+    cached = slot_cache.cached_slots(session, ids, start, end)
+    known = set(practitioners.values()) | set(structures.values())
+    cards: dict[str, CardSlots] = {}
+    for national_id in ids:
+        found = cached.get(national_id)
+        if found is None or national_id not in known:
+            continue
+        kept = [s for s in found.slots if slot_filter is None or slot_filter.keep(s)]
+        cards[national_id] = CardSlots(
+            calendar=calendar.three_days(
+                kept, department=departments.get(national_id), now=shown_now
+            ),
+            age=calendar.age_label(found.fetched_at, shown_now),
+            failing=found.failing,
+            sources=found.sources,
+        )
+    return cards, report.statuses

@@ -1,0 +1,78 @@
+"""The LRM contextual link (INT_L01) end to end: the médecin traitant is pinned first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Page, expect
+
+from portal import db, migrate
+from portal.models import LrmOrigin
+from portal.testing.browser import LiveServer
+from tests.conftest import make_test_app
+from tests.factories import add_practitioner, add_user, session_cookie
+
+IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
+R38 = "urn:oid:1.2.250.1.213.2.28"
+
+
+def _lrm_url(treating: str, **extra: str) -> str:
+    params = {
+        "origin": "SAMU47",
+        "practitioner": f"{IDNPS}|{treating}",
+        "specialty": f"{R38}|SM54",
+        "inseecode": "47001",
+        **extra,
+    }
+    return "/recherche?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+
+
+@pytest.fixture
+def lrm_app(tmp_path: Path) -> Iterator[Flask]:
+    app = make_test_app(f"sqlite:///{tmp_path / 'lrm.sqlite3'}", tmp_path / "instance")
+    with app.app_context():
+        migrate.upgrade(db.engine())
+        s = db.session()
+        for i in range(6):
+            add_practitioner(s, family_name=f"Voisin{i}", dlat=0.005 * (i + 1))
+        treating = add_practitioner(s, family_name="Traitant", dlat=0.15)  # the furthest one
+        s.add(LrmOrigin(code="SAMU47", label="LRM du SAMU 47", enabled=True))
+        regulator = add_user(s, "regulateur")
+        s.commit()
+        app.config["TEST_COOKIE"] = session_cookie(app, regulator)
+        app.config["TREATING"] = treating.national_id
+    yield app
+
+
+def test_lrm_link_pins_the_treating_doctor_first(lrm_app: Flask, page: Page) -> None:
+    with LiveServer(lrm_app) as server:
+        page.context.add_cookies([{**lrm_app.config["TEST_COOKIE"], "url": server.url}])
+        page.goto(server.url + _lrm_url(lrm_app.config["TREATING"]))
+        first = page.locator("#resultats .result-card").first
+        expect(first).to_contain_text("Traitant")
+        expect(first).to_contain_text("Médecin traitant")
+        page.screenshot(path=str(Path("test-results") / "lrm-medecin-traitant.png"), full_page=True)
+
+
+def test_lrm_link_with_unknown_treating_form_says_so(lrm_app: Flask) -> None:
+    client = lrm_app.test_client()
+    client.set_cookie(lrm_app.config["TEST_COOKIE"]["name"], lrm_app.config["TEST_COOKIE"]["value"])
+    html = client.get("/recherche?origin=SAMU47&practitioner=Dr%20Dupont&inseecode=47001").get_data(
+        as_text=True
+    )
+    assert "non identifié" in html
+    assert "result-card" in html
+
+
+def test_lrm_link_from_a_disabled_origin_is_refused_in_french(lrm_app: Flask) -> None:
+    with lrm_app.app_context():
+        db.session().get(LrmOrigin, "SAMU47").enabled = False  # type: ignore[union-attr]
+        db.session().commit()
+    client = lrm_app.test_client()
+    client.set_cookie(lrm_app.config["TEST_COOKIE"]["name"], lrm_app.config["TEST_COOKIE"]["value"])
+    html = client.get(_lrm_url(lrm_app.config["TREATING"])).get_data(as_text=True)
+    assert "désactivé" in html and "result-card" not in html
