@@ -646,10 +646,8 @@ def test_runs_standalone_until_interrupted() -> None:
 
 
 def test_sandbox_answers_pass_the_strict_validator() -> None:
-    validation = pytest.importorskip("portal.fhir.validation")
-    validate = getattr(validation, "validate", None)
-    if validate is None:
-        pytest.skip("portal.fhir.validation.validate is not available yet")
+    from portal.fhir.validation import validate
+
     with make_editor(seed=4) as e, make_cpts(seed=4) as c, make_sos(seed=4) as s:
         answers = [
             get(e, "Slot", ps_query()).json(),
