@@ -351,13 +351,18 @@ def test_department_level_search(app) -> None:  # type: ignore[no-untyped-def]
         doctor(s, "Marmandais", insee="47157")
         doctor(s, "Agenais")
         doctor(s, "Parisien", insee="75056")
+        # within the department-wide radius (~58 km) but in another department
+        doctor(s, "Moissagais", insee="82112")
         s.commit()
-        # the department-wide radius around its barycentre (as the national platform does)
+        # the department's places, distances from its barycentre (department-wide radius)
         outcome = search(s, SearchRequest(where="47"), now=NOW)
         assert outcome.place is not None and outcome.place.department == "47"
         assert outcome.place.insee is None and outcome.place.precision == "commune"
-        assert outcome.radius_km == 104.0
+        assert outcome.radius_km == 104.0 and outcome.widened_from_km is None
         assert sorted(names(outcome)) == ["Agenais", "Marmandais"]
+        assert all(0 < c.hit.distance_km < 104.0 for c in outcome.cards)
+        # nothing with slots: still no widening beyond the department, nothing to propose
+        assert outcome.why is not None and outcome.why.widen_to_km is None
         log = s.scalars(select(SearchLog)).one()
         assert log.where_kind == "department" and log.department == "47"
 

@@ -6,6 +6,9 @@ filters keep them (``search_filters``), in which order (``ranking``) and the
 cards with their slots (``search_results``). The radius starts at the
 department table's city radius and widens by its enlargement step (up to the
 department-wide radius) until at least 5 results have slots; the page says so.
+A department-level search takes the department's places (distances from its
+barycentre) and is never widened. Ranking works on light candidates; only the
+current page's cards get their full hits (names, addresses).
 Only the current page's cards load their slots' full JSON.
 """
 
@@ -143,18 +146,30 @@ def _gather(
     *,
     now: datetime,
     until: datetime,
+    department: str | None = None,
 ) -> _Round:
+    """``department``: a department-level search, whose candidates are that department's."""
     lat, lon = (place.lat, place.lon) if place else (None, None)
     what = request.what
-    found = find_candidates(session, lat=lat, lon=lon, radius_km=radius_km, what=what)
+    found = find_candidates(
+        session, lat=lat, lon=lon, radius_km=radius_km, what=what, department=department
+    )
     if lat is not None and lon is not None:
-        found |= find_sos_sites(session, lat=lat, lon=lon, radius_km=radius_km, what=what)
+        found |= find_sos_sites(
+            session, lat=lat, lon=lon, radius_km=radius_km, what=what, department=department
+        )
     treating = request.treating.strip()
     if treating and treating not in found:
         doctor = find_treating(session, treating, lat=lat, lon=lon)
-        if doctor is not None and doctor.hit.distance_km <= radius_km:
+        if doctor is not None and (
+            doctor.department == department
+            if department is not None
+            else doctor.distance_km <= radius_km
+        ):
             found[treating] = doctor
-    ids = candidate_ids_query(lat=lat, lon=lon, radius_km=radius_km, what=what)
+    ids = candidate_ids_query(
+        lat=lat, lon=lon, radius_km=radius_km, what=what, department=department
+    )
     facts = slot_facts(
         session,
         found,
@@ -171,7 +186,7 @@ def _gather(
 
 def _within(round_: _Round, radius_km: float, request: SearchRequest, now: datetime) -> _Round:
     """The same round cut down to a smaller radius (no new query)."""
-    found = {n: c for n, c in round_.candidates.items() if c.hit.distance_km <= radius_km}
+    found = {n: c for n, c in round_.candidates.items() if c.distance_km <= radius_km}
     exempt = [request.treating.strip()]
     filtered = apply_filters(found, round_.facts, request.filters, exempt=exempt)
     return _Round(radius_km, found, round_.facts, filtered)
@@ -186,9 +201,11 @@ def _widen(
     now: datetime,
     until: datetime,
 ) -> _Round:
-    """Widen step by step (one query at the widest radius) until enough have slots."""
+    """Widen step by step (one query at the widest radius) until enough have slots; a
+    department-level search is never widened beyond its department."""
     if (
-        resolved.explicit_radius
+        resolved.is_department
+        or resolved.explicit_radius
         or resolved.place is None
         or len(first.filtered.with_slots) >= ENOUGH_WITH_SLOTS
         or first.radius_km >= resolved.max_radius_km
@@ -200,7 +217,7 @@ def _widen(
     while radius < resolved.max_radius_km:
         radius = min(radius + resolved.step_km, resolved.max_radius_km)
         candidates = wide.candidates
-        near = sum(1 for n in wide.filtered.with_slots if candidates[n].hit.distance_km <= radius)
+        near = sum(1 for n in wide.filtered.with_slots if candidates[n].distance_km <= radius)
         if near >= ENOUGH_WITH_SLOTS:
             break
     return wide if radius >= resolved.max_radius_km else _within(wide, radius, request, now)
@@ -259,7 +276,10 @@ def search(
         return outcome
     outcome.place = place
     until = max(slots.window(now)[1], now + timedelta(hours=72))
-    first = _gather(session, request, place, resolved.radius_km, now=now, until=until)
+    department = place.department if place is not None and resolved.is_department else None
+    first = _gather(
+        session, request, place, resolved.radius_km, now=now, until=until, department=department
+    )
     final = _widen(session, request, resolved, first, now=now, until=until)
     outcome.radius_km = final.radius_km
     if final.radius_km > first.radius_km:
@@ -285,7 +305,7 @@ def search(
     size = max(1, request.page_size)
     outcome.pages = max(1, math.ceil(outcome.total / size))
     outcome.page = min(max(1, request.page), outcome.pages)
-    page = ranked[(outcome.page - 1) * size : outcome.page * size]
+    page = ranked.cards(session, (outcome.page - 1) * size, outcome.page * size)
     outcome.cards = card_slots(
         session,
         page,

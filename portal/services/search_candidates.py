@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
@@ -54,15 +54,27 @@ class Hit:
     cpts: tuple[str, ...] = ()
 
 
-@dataclass(slots=True)
-class Candidate:
-    """A hit before badges, with what the filters and the free text need."""
+class Candidate(NamedTuple):
+    """A light candidate (no names nor addresses): what ranking and the filters need.
 
-    hit: Hit
-    refuses_public: bool = False
-    refuses_pro: bool = False
+    The full :class:`Hit` is built by :func:`hits_for` for the cards shown only; an SOS
+    Médecins site (few) carries its hit already."""
+
+    kind: str
+    row_id: int
+    national_id: str
+    specialty_code: str | None
+    sas_participation: bool
+    refuses_public: bool
+    refuses_pro: bool
+    lat: float
+    lon: float
+    distance_km: float
+    department: str | None
+    place_id: int
     place_kind: str | None = None  # kind of the structure of the nearest place (MSP…)
-    haystack: str = ""  # folded names, specialty, place and structure names
+    haystack: str = ""  # folded names, specialty, place and structure names (when asked)
+    hit: Hit | None = None
 
     def visible_kinds(self, kinds: Sequence[str]) -> frozenset[str]:
         """The slot kinds shown for this practitioner: asked kinds minus refused displays."""
@@ -93,14 +105,20 @@ class What:
 
 
 def _candidate_query(
-    what: What, box: tuple[float, float, float, float] | None, columns: Sequence[Any]
+    what: What,
+    box: tuple[float, float, float, float] | None,
+    columns: Sequence[Any],
+    department: str | None = None,
 ) -> Select[Any]:
     query = (
         select(*columns)
         .join(PlaceOfPractice, PlaceOfPractice.practitioner_id == Practitioner.id)
         .where(PlaceOfPractice.lat.is_not(None), PlaceOfPractice.lon.is_not(None))
     )
-    if box is not None:
+    if department is not None:
+        # a department-level search: its places (indexed column), not a circle
+        query = query.where(PlaceOfPractice.department == department)
+    elif box is not None:
         query = query.where(
             PlaceOfPractice.lat.between(box[0], box[1]),
             PlaceOfPractice.lon.between(box[2], box[3]),
@@ -125,90 +143,156 @@ def _words_match(query: str, haystack: str, *, prefix: bool) -> bool:
 
 
 def find_candidates(
-    session: Session, *, lat: float | None, lon: float | None, radius_km: float, what: What
+    session: Session,
+    *,
+    lat: float | None,
+    lon: float | None,
+    radius_km: float,
+    what: What,
+    department: str | None = None,
 ) -> dict[str, Candidate]:
     """Practitioners within ``radius_km`` (anywhere when there is no centre) matching ``what``,
-    each at their nearest place, keyed by national id."""
+    each at their nearest place, keyed by national id.
+
+    With ``department`` (a department-level search), the practitioners with a place in that
+    department instead, whatever the radius; distances are still from the centre."""
     box = geo.bounding_box(lat, lon, radius_km) if lat is not None and lon is not None else None
-    columns = (
+    name = geo.normalize_name(what.name) if not what.national_ids else ""
+    text = geo.normalize_name(what.text)
+    columns: list[Any] = [
         Practitioner.id,
         Practitioner.national_id,
-        Practitioner.title,
-        Practitioner.family_name,
-        Practitioner.given_name,
         Practitioner.specialty_code,
         Practitioner.sas_participation,
         Practitioner.refuses_public_display,
         Practitioner.refuses_pro_display,
+        PlaceOfPractice.lat,
+        PlaceOfPractice.lon,
+        PlaceOfPractice.department,
+        PlaceOfPractice.id,
+        Structure.kind,
+    ]
+    if name or text:  # folding every row costs: only when a name or text is asked
+        columns += [
+            Practitioner.family_name,
+            Practitioner.given_name,
+            PlaceOfPractice.name,
+            Structure.name,
+        ]
+    query = _candidate_query(what, box, columns, department).outerjoin(
+        Structure, Structure.id == PlaceOfPractice.structure_id
+    )
+    distance_km = geo.distance_km
+    found: dict[str, Candidate] = {}
+    labels: dict[str | None, str] = {}
+    for row in session.execute(query):
+        row_id, national_id, code, sas, refuses_public, refuses_pro, p_lat, p_lon = row[:8]
+        assert p_lat is not None and p_lon is not None  # filtered in SQL
+        distance = 0.0
+        if lat is not None and lon is not None:
+            distance = distance_km(lat, lon, p_lat, p_lon)
+            if distance > radius_km and department is None:
+                continue
+        known = found.get(national_id)
+        if known is not None and known.distance_km <= distance:
+            continue
+        haystack = ""
+        if name or text:
+            family, given, place_name, structure_name = row[11:15]
+            haystack = geo.normalize_name(f"{family} {given}")
+            if name and not _words_match(name, haystack, prefix=True):
+                continue
+            label = labels.get(code)
+            if label is None:
+                label = labels[code] = reference.display_specialty(code) if code else ""
+            haystack += " " + geo.normalize_name(f"{label} {place_name} {structure_name or ''}")
+            if text and not _words_match(text, haystack, prefix=False):
+                continue
+        found[national_id] = Candidate(
+            "practitioner", row_id, national_id, code, sas, refuses_public, refuses_pro,
+            p_lat, p_lon, distance, row[8], row[9], row[10], haystack,
+        )  # fmt: skip
+    return found
+
+
+def hits_for(session: Session, candidates: Iterable[Candidate]) -> dict[str, Hit]:
+    """The full hits (names, addresses, phones, labels) of ``candidates``, by national id:
+    one query over their places, for the cards shown only."""
+    hits: dict[str, Hit] = {}
+    wanted: dict[int, Candidate] = {}
+    for candidate in candidates:
+        if candidate.hit is not None:
+            hits[candidate.national_id] = candidate.hit
+        else:
+            wanted[candidate.place_id] = candidate
+    ids = sorted(wanted)
+    columns = (
+        PlaceOfPractice.id,
+        Practitioner.title,
+        Practitioner.family_name,
+        Practitioner.given_name,
         PlaceOfPractice.name,
         PlaceOfPractice.address_line,
         PlaceOfPractice.postal_code,
         PlaceOfPractice.city,
-        PlaceOfPractice.department,
         PlaceOfPractice.phone,
-        PlaceOfPractice.lat,
-        PlaceOfPractice.lon,
-        Structure.kind,
-        Structure.name,
     )
-    query = _candidate_query(what, box, columns).outerjoin(
-        Structure, Structure.id == PlaceOfPractice.structure_id
-    )
-    name = geo.normalize_name(what.name) if not what.national_ids else ""
-    text = geo.normalize_name(what.text)
-    found: dict[str, Candidate] = {}
     labels: dict[str | None, str] = {}
-    for row in session.execute(query):
-        assert row.lat is not None and row.lon is not None  # filtered in SQL
-        distance = 0.0
-        if lat is not None and lon is not None:
-            distance = geo.distance_km(lat, lon, row.lat, row.lon)
-            if distance > radius_km:
-                continue
-        known = found.get(row.national_id)
-        if known is not None and known.hit.distance_km <= distance:
-            continue
-        label = labels.get(row.specialty_code)
-        if label is None:
-            code = row.specialty_code
-            label = labels[code] = reference.display_specialty(code) if code else ""
-        haystack = ""
-        if name or text:  # folding every row costs: only when a name or text is asked
-            haystack = geo.normalize_name(f"{row.family_name} {row.given_name}")
-            if name and not _words_match(name, haystack, prefix=True):
-                continue
-            haystack += " " + geo.normalize_name(f"{label} {row[9]} {row[18] or ''}")
-            if text and not _words_match(text, haystack, prefix=False):
-                continue
-        prefix = "Dr " if (row.title or "").upper() == "DR" else ""
-        hit = Hit(
-            kind="practitioner",
-            row_id=row.id,
-            national_id=row.national_id,
-            name=f"{prefix}{row.given_name} {row.family_name}".strip(),
-            specialty_code=row.specialty_code,
-            specialty_label=label,
-            sas_participation=row.sas_participation,
-            place_name=row[9],
-            address_line=row.address_line,
-            postal_code=row.postal_code,
-            city=row.city,
-            department=row.department,
-            phone=row.phone,
-            lat=row.lat,
-            lon=row.lon,
-            distance_km=distance,
+    for start in range(0, len(ids), MAX_LISTED_IDS):
+        query = (
+            select(*columns)
+            .join(Practitioner, Practitioner.id == PlaceOfPractice.practitioner_id)
+            .where(PlaceOfPractice.id.in_(ids[start : start + MAX_LISTED_IDS]))
         )
-        found[row.national_id] = Candidate(
-            hit, row.refuses_public_display, row.refuses_pro_display, row.kind, haystack
-        )
-    return found
+        for (
+            place_id,
+            title,
+            family,
+            given,
+            place_name,
+            address,
+            postal,
+            city,
+            phone,
+        ) in session.execute(query):
+            c = wanted[place_id]
+            label = labels.get(c.specialty_code)
+            if label is None:
+                code = c.specialty_code
+                label = labels[code] = reference.display_specialty(code) if code else ""
+            prefix = "Dr " if (title or "").upper() == "DR" else ""
+            hits[c.national_id] = Hit(
+                kind=c.kind,
+                row_id=c.row_id,
+                national_id=c.national_id,
+                name=f"{prefix}{given} {family}".strip(),
+                specialty_code=c.specialty_code,
+                specialty_label=label,
+                sas_participation=c.sas_participation,
+                place_name=place_name,
+                address_line=address,
+                postal_code=postal,
+                city=city,
+                department=c.department,
+                phone=phone,
+                lat=c.lat,
+                lon=c.lon,
+                distance_km=c.distance_km,
+            )
+    return hits
 
 
 def find_sos_sites(
-    session: Session, *, lat: float, lon: float, radius_km: float, what: What
+    session: Session,
+    *,
+    lat: float,
+    lon: float,
+    radius_km: float,
+    what: What,
+    department: str | None = None,
 ) -> dict[str, Candidate]:
-    """SOS Médecins consultation sites within ``radius_km``, for general-practice searches."""
+    """SOS Médecins consultation sites within ``radius_km`` (in ``department`` for a
+    department-level search), for general-practice searches."""
     if what.specialty not in SOS_SPECIALTIES or what.name or what.profession not in ("", "10"):
         return {}
     min_lat, max_lat, min_lon, max_lon = geo.bounding_box(lat, lon, radius_km)
@@ -218,26 +302,38 @@ def find_sos_sites(
         .where(
             Structure.kind == "SOS",
             PlaceOfPractice.practitioner_id.is_(None),
+            PlaceOfPractice.lat.is_not(None),
+            PlaceOfPractice.lon.is_not(None),
+        )
+    )
+    if department is not None:
+        query = query.where(PlaceOfPractice.department == department)
+    else:
+        query = query.where(
             PlaceOfPractice.lat.between(min_lat, max_lat),
             PlaceOfPractice.lon.between(min_lon, max_lon),
         )
-    )
     text = geo.normalize_name(what.text)
     found: dict[str, Candidate] = {}
     for row_id, national_id, name, place in session.execute(query):
         assert place.lat is not None and place.lon is not None  # filtered by the box
         distance = geo.distance_km(lat, lon, place.lat, place.lon)
         haystack = geo.normalize_name(f"{name} {place.name} sos medecins")
-        if distance > radius_km or (text and not _words_match(text, haystack, prefix=False)):
+        if (distance > radius_km and department is None) or (
+            text and not _words_match(text, haystack, prefix=False)
+        ):
             continue
-        if national_id in found and found[national_id].hit.distance_km <= distance:
+        if national_id in found and found[national_id].distance_km <= distance:
             continue
         hit = Hit(
             "structure", row_id, national_id, name, None, "SOS Médecins — site de consultation",
             True, place.name, place.address_line, place.postal_code, place.city,
             place.department, place.phone, place.lat, place.lon, distance,
         )  # fmt: skip
-        found[national_id] = Candidate(hit, place_kind="SOS", haystack=haystack)
+        found[national_id] = Candidate(
+            "structure", row_id, national_id, None, True, False, False, place.lat, place.lon,
+            distance, place.department, place.id, "SOS", haystack, hit,
+        )  # fmt: skip
     return found
 
 
@@ -253,11 +349,17 @@ def find_treating(
 
 
 def candidate_ids_query(
-    *, lat: float | None, lon: float | None, radius_km: float, what: What
+    *,
+    lat: float | None,
+    lon: float | None,
+    radius_km: float,
+    what: What,
+    department: str | None = None,
 ) -> Select[Any]:
-    """The national ids of the candidates' box, for :func:`slot_facts` with many candidates."""
+    """The national ids of the candidates' box (or department), for :func:`slot_facts` with
+    many candidates."""
     box = geo.bounding_box(lat, lon, radius_km) if lat is not None and lon is not None else None
-    return _candidate_query(what, box, (Practitioner.national_id,))
+    return _candidate_query(what, box, (Practitioner.national_id,), department)
 
 
 def cpts_of(session: Session, kept: Iterable[Candidate]) -> dict[int, list[tuple[str, str]]]:
@@ -267,10 +369,10 @@ def cpts_of(session: Session, kept: Iterable[Candidate]) -> dict[int, list[tuple
     reading memberships by their primary key (structure first); a list of practitioner
     ids would need an index the memberships table does not have.
     """
-    ids = {c.hit.row_id for c in kept if c.hit.kind == "practitioner"}
+    ids = {c.row_id for c in kept if c.kind == "practitioner"}
     if not ids:
         return {}
-    departments = {c.hit.department for c in kept if c.hit.department}
+    departments = {c.department for c in kept if c.department}
     query = (
         select(StructureMembership.practitioner_id, Structure.national_id, Structure.name)
         .join(StructureMembership, StructureMembership.structure_id == Structure.id)

@@ -84,8 +84,8 @@ def slot_facts(
     """
     killed = list(session.scalars(select(ConnectorState.source).where(ConnectorState.killed)))
     owners = {
-        "practitioner": [n for n, c in candidates.items() if c.hit.kind == "practitioner"],
-        "structure": [n for n, c in candidates.items() if c.hit.kind == "structure"],
+        "practitioner": [n for n, c in candidates.items() if c.kind == "practitioner"],
+        "structure": [n for n, c in candidates.items() if c.kind == "structure"],
     }
     refusers = {n for n, c in candidates.items() if c.refuses_public or c.refuses_pro}
     decoded: dict[tuple[str | None, frozenset[str]], frozenset[str]] = {}
@@ -214,7 +214,7 @@ def apply_filters(
         result.removed.append((labels[key], before - len(alive)))
 
     if filters.sas_only:
-        cut("sas", lambda n: candidates[n].hit.sas_participation)
+        cut("sas", lambda n: candidates[n].sas_participation)
     if filters.kinds:
         cut("kinds", lambda n: bool(alive[n]))
     if filters.within in WITHIN:
