@@ -33,6 +33,30 @@ def _backends() -> list[str]:
 
 
 BACKENDS = _backends()
+
+
+def _serialise_compile() -> None:
+    """CPython 3.11 < 3.11.9 can raise ``SystemError: AST constructor recursion depth
+    mismatch`` when two threads compile source at once (werkzeug compiles URL rules with
+    ``ast.parse``, Jinja compiles templates): the suite runs live servers and connector
+    threads beside the main thread, so compilation is serialised in tests."""
+    import builtins
+    import threading
+
+    original = builtins.compile
+    if getattr(original, "_sas_portal_locked", False):
+        return
+    lock = threading.RLock()
+
+    def compile_locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(*args, **kwargs)
+
+    compile_locked._sas_portal_locked = True  # type: ignore[attr-defined]
+    builtins.compile = compile_locked
+
+
+_serialise_compile()
 _counter = itertools.count()
 
 
