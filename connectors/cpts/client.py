@@ -15,11 +15,10 @@ from portal.domain import Booking, Slot, SlotQuery
 from portal.fhir.http import (
     IDNPS_SYSTEM,
     Endpoint,
+    fetch_window,
     fhir_instant,
     identifier_token,
     redirect_booking,
-    search_batches,
-    select_slots,
 )
 
 NAME = "cpts"
@@ -55,26 +54,11 @@ def fetch_slots(
     if len(ids) < len(targets):
         logger.warning("%s : cibles non praticiennes ignorées (recherche par praticien)", NAME)
     endpoint = Endpoint.from_config(NAME, config)
-    slots: list[Slot] = []
-    for batch, body in search_batches(
-        endpoint,
-        "Slot",
-        ids,
-        lambda b: search_params(b, query.start, query.end),
-        transport=transport,
-    ):
-        found, warnings = mapping.read_slots(body, source=NAME)
-        for warning in warnings:
-            logger.warning("%s : %s", NAME, warning)
-        kept, dropped = select_slots(found, start=query.start, end=query.end, practitioners=batch)
-        if dropped:
-            logger.warning(
-                "%s a renvoyé %d créneau(x) hors fenêtre ou de praticiens non demandés (ignorés)",
-                NAME,
-                dropped,
-            )
-        slots.extend(kept)
-    return slots
+    return fetch_window(
+        endpoint, "Slot", ids, lambda b: search_params(b, query.start, query.end),
+        lambda body: mapping.read_slots(body, source=NAME),
+        query=query, owners="practitioners", log=logger, transport=transport,
+    )  # fmt: skip
 
 
 def book_slot(slot: Slot, config: Mapping[str, Any]) -> Booking | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -20,13 +21,12 @@ from portal.fhir.http import (
     IDNPS_SYSTEM,
     Endpoint,
     encode_query,
+    fetch_window,
     fhir_instant,
     identifier_token,
     make_client,
     raise_failures,
     redirect_booking,
-    search_batches,
-    select_slots,
     send,
     targets_by_source,
 )
@@ -74,27 +74,11 @@ def fetch_slots(
             ids = [t.national_id for t in targets if t.kind == "practitioner"]
             if len(ids) < len(targets):
                 logger.warning("%s : cibles non praticiennes ignorées", source)
-            for batch, body in search_batches(
-                endpoint,
-                "Slot",
-                ids,
-                lambda b: search_params(b, query.start, query.end),
-                transport=transport,
-            ):
-                found, warnings = mapping.read_slots(body, source=source)
-                for warning in warnings:
-                    logger.warning("%s : %s", source, warning)
-                kept, dropped = select_slots(
-                    found, start=query.start, end=query.end, practitioners=batch
-                )
-                if dropped:
-                    logger.warning(
-                        "%s a renvoyé %d créneau(x) hors fenêtre ou de praticiens non demandés "
-                        "(ignorés)",
-                        source,
-                        dropped,
-                    )
-                slots.extend(kept)
+            slots += fetch_window(
+                endpoint, "Slot", ids, lambda b: search_params(b, query.start, query.end),
+                partial(mapping.read_slots, source=source),
+                query=query, owners="practitioners", log=logger, transport=transport,
+            )  # fmt: skip
         except ConnectorError as exc:
             failures.append(exc)
     raise_failures(failures)

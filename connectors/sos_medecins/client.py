@@ -14,11 +14,10 @@ from portal.domain import Booking, Slot, SlotQuery, replace
 from portal.fhir.http import (
     IDNST_SYSTEM,
     Endpoint,
+    fetch_window,
     fhir_instant,
     identifier_token,
     redirect_booking,
-    search_batches,
-    select_slots,
 )
 
 NAME = "sos_medecins"
@@ -57,31 +56,17 @@ def fetch_slots(
             continue
         national_ids.setdefault(searched, target.national_id)
     endpoint = Endpoint.from_config(NAME, config)
-    slots: list[Slot] = []
-    for batch, body in search_batches(
-        endpoint,
-        "Schedule",
-        national_ids,
-        lambda b: search_params(b, query.start, query.end),
-        transport=transport,
-    ):
-        found, warnings = mapping.read_slots(body, source=NAME)
-        for warning in warnings:
-            logger.warning("%s : %s", NAME, warning)
-        kept, dropped = select_slots(found, start=query.start, end=query.end, structures=batch)
-        if dropped:
-            logger.warning(
-                "%s a renvoyé %d créneau(x) hors fenêtre ou d'associations non demandées (ignorés)",
-                NAME,
-                dropped,
-            )
-        slots.extend(
-            replace(s, structure=national_ids[s.structure])
-            if s.structure and national_ids[s.structure] != s.structure
-            else s
-            for s in kept
-        )
-    return slots
+    found = fetch_window(
+        endpoint, "Schedule", national_ids, lambda b: search_params(b, query.start, query.end),
+        lambda body: mapping.read_slots(body, source=NAME),
+        query=query, owners="structures", log=logger, transport=transport,
+    )  # fmt: skip
+    return [
+        replace(s, structure=national_ids[s.structure])
+        if s.structure and national_ids[s.structure] != s.structure
+        else s
+        for s in found
+    ]
 
 
 def book_slot(slot: Slot, config: Mapping[str, Any]) -> Booking | None:

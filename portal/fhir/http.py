@@ -377,3 +377,38 @@ def redirect_booking(slot: Slot, *, origin: str) -> Booking:
         status="redirect",
         redirect_url=with_origin(url, origin),
     )
+
+
+def fetch_window(
+    endpoint: Endpoint,
+    resource: str,
+    ids: Iterable[str],
+    params_for: Callable[[list[str]], Sequence[tuple[str, str]]],
+    read: Callable[[bytes], tuple[list[Slot], list[str]]],
+    *,
+    query: SlotQuery,
+    owners: str,
+    log: Any,
+    transport: httpx.BaseTransport | None = None,
+) -> list[Slot]:
+    """The search loop every guide-conformant connector runs: batches of ≤ 25 ids,
+    tolerant reading (warnings logged), then only the asked owners' slots in the window.
+
+    :param owners: ``"practitioners"`` or ``"structures"``: which ids the batch names.
+    """
+    source = endpoint.source
+    slots: list[Slot] = []
+    for batch, body in search_batches(endpoint, resource, ids, params_for, transport=transport):
+        found, warnings = read(body)
+        for warning in warnings:
+            log.warning("%s : %s", source, warning)
+        kept, dropped = select_slots(found, start=query.start, end=query.end, **{owners: batch})
+        if dropped:
+            log.warning(
+                "%s a renvoyé %d créneau(x) hors fenêtre ou pour des identifiants non demandés "
+                "(ignorés)",
+                source,
+                dropped,
+            )
+        slots.extend(kept)
+    return slots
