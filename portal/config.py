@@ -25,7 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "DISABLED_CONNECTORS": [],
     "CONNECTOR_DEADLINE_S": 7.0,
     # Search
-    "SEARCH_PAGE_SIZE": 50,
+    "SEARCH_PAGE_SIZE": 20,
+    # the cyclic garbage collector runs between requests (portal/gcpause.py)
+    "GC_BETWEEN_REQUESTS": True,
     "DEFAULT_SPECIALTY": "SM54",
     "TIMEZONE": "Europe/Paris",
     # Map tiles ("https://tile.example/{z}/{x}/{y}.png"); empty: a map without tiles

@@ -212,8 +212,8 @@ class CachedSlot(Base):
     """Cache of normalised slots, refreshed by the scheduler and at search time.
 
     ``modalities`` and ``visibility`` copy the JSON lists of ``data`` (as JSON text) so
-    the search reads them without JSON extraction; NULL (rows cached before they
-    existed) means "read ``data``".
+    the search reads them without JSON extraction (filled on every write, backfilled by
+    migration 0005); NULL means the slot did not say, read as "any".
     """
 
     __tablename__ = "slots"
@@ -244,6 +244,41 @@ class CachedSlot(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     modalities: Mapped[str | None] = mapped_column(Text, default=_slot_fact("modalities"))
     visibility: Mapped[str | None] = mapped_column(Text, default=_slot_fact("visibility"))
+
+
+class SlotSummary(Base):
+    """What the search needs of the cached slots of one owner from one source: per
+    combination of modalities and visibility, when the first starts and the last ends.
+
+    One row stands for a dozen slot rows: deciding who has slots, of which kinds and
+    modalities, reads these rows only (the "available within" filter also reads the slots
+    of its window). Kept in step with ``slots`` by ``slot_cache.summarise`` on every
+    cache write (Core writes call it, ORM flushes trigger it).
+    """
+
+    __tablename__ = "slot_summaries"
+    __table_args__ = (
+        # covers the search: no table row read
+        Index(
+            "ix_slot_summaries_owner",
+            "owner",
+            "last_end",
+            "first_start",
+            "source",
+            "modalities",
+            "visibility",
+        ),
+        Index("ix_slot_summaries_source", "source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(80))
+    owner: Mapped[str] = mapped_column(String(40))  # national id
+    owner_kind: Mapped[str] = mapped_column(String(16))  # practitioner | structure
+    modalities: Mapped[str | None] = mapped_column(Text)  # JSON list, as in ``slots``
+    visibility: Mapped[str | None] = mapped_column(Text)
+    first_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_end: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ConnectorRun(Base):

@@ -111,3 +111,25 @@ def test_account_without_role_lands_on_a_no_access_page(app: Flask) -> None:
     page = client.get("/sans-acces").get_data(as_text=True)
     assert "aucun rôle" in page
     assert client.get("/connexion").headers["Location"].endswith("/sans-acces")  # no loop
+
+
+def test_wsgi_entry_point_serves_a_warmed_up_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+    import importlib
+    import sys
+
+    from portal.services import geo
+
+    monkeypatch.setenv("SAS_PORTAL_INSTANCE_PATH", str(tmp_path / "i"))
+    sys.modules.pop("portal.wsgi", None)
+    try:
+        wsgi = importlib.import_module("portal.wsgi")
+        # the long-lived objects (commune index included) are out of the collector's sight
+        assert gc.get_freeze_count() > 100_000 and geo.get_index.cache_info().currsize == 1
+        assert wsgi.app.instance_path == str((tmp_path / "i").resolve())
+        assert wsgi.app.test_client().get("/healthz").status_code == 200
+    finally:
+        gc.unfreeze()
+        sys.modules.pop("portal.wsgi", None)

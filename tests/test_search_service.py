@@ -23,8 +23,9 @@ from portal.models import (
     StructureMembership,
 )
 from portal.services import geo, ranking
-from portal.services.ranking import Card
-from portal.services.search import Hit, Place, SearchOutcome, SearchRequest, search
+from portal.services.search import Place, SearchOutcome, SearchRequest, search
+from portal.services.search_candidates import Candidate
+from portal.services.search_results import MEMBERS_SHOWN
 from tests.factories import add_practitioner
 
 AGEN = "47001"
@@ -271,17 +272,17 @@ def test_commune_search_order_is_stable_within_a_day_and_changes_across_days(app
 
 
 def test_daily_shuffle_favours_nobody() -> None:
-    hits = [
-        Hit("practitioner", i, f"8{i:011d}", f"P{i}", "SM54", "", False, "", "", "", "", "47",
-            "", 44.2, 0.6, 1.0 + i)
+    candidates = [
+        Candidate("practitioner", i, f"8{i:011d}", "SM54", False, False, False, 44.2, 0.6,
+                  1.0 + i, "47", i)
         for i in range(6)
     ]  # fmt: skip
-    cards = [Card(h, None, ranking.GROUP_REST) for h in hits]
+    entries = [ranking.Entry(c, ranking.GROUP_REST) for c in candidates]
     tops: Counter[str] = Counter()
     for day in range(1200):
         seed = ranking.daily_seed("47001|sm54", NOW + timedelta(days=day))
-        tops[ranking.rank(cards, by_distance=False, seed=seed)[0].hit.national_id] += 1
-    assert set(tops) == {h.national_id for h in hits}
+        tops[ranking.rank(entries, by_distance=False, seed=seed)[0].national_id] += 1
+    assert set(tops) == {c.national_id for c in candidates}
     assert all(150 <= n <= 250 for n in tops.values()), tops  # 200 each expected
 
 
@@ -451,6 +452,33 @@ def test_cpts_members_are_collapsed_under_their_cpts_card(app) -> None:  # type:
         assert {m.hit.national_id for m in group_card.members} == {m.national_id for m in members}
         assert all(m.slots is not None for m in group_card.members)
         assert last.hit.national_id == alone.national_id and not last.members
+
+
+def test_a_cpts_card_shows_its_first_members_and_the_search_lists_them_all(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        s = db.session()
+        cpts = structure(s, "CPTS", "CPTS Agenais", "3000000010")
+        members = [doctor(s, f"Membre{i}", dlat=0.001 * (i + 1)) for i in range(8)]
+        outsider = doctor(s, "Dehors", dlat=0.002)
+        for m in members:
+            s.add(StructureMembership(structure_id=cpts.id, practitioner_id=m.id))
+        slot(s, members[7].national_id)
+        s.commit()
+        outcome = run(lat=44.2, lon=0.62)  # a map search: by distance
+        (card,) = [c for c in outcome.cards if c.members]
+        assert card.member_total == 8 and len(card.members) == MEMBERS_SHOWN == 5
+        assert card.hit.specialty_label == "CPTS — 8 professionnels"
+        assert card.members[0].hit.national_id == members[7].national_id  # the one with slots
+        assert card.members[0].slots is not None
+        assert outcome.total == 2  # the CPTS card and the outsider
+        only = run(lat=44.2, lon=0.62, cpts="3000000010")
+        assert only.cpts_name == "CPTS Agenais" and only.total == 8
+        assert not any(c.members for c in only.cards)  # not grouped again
+        assert outsider.national_id not in {c.hit.national_id for c in only.cards}
+        assert only.cards[0].hit.national_id == members[7].national_id
+        unknown = run(lat=44.2, lon=0.62, cpts="3999")
+        assert unknown.cpts_name is None and unknown.total == 2
+        assert "CPTS inconnue : tous les résultats sont affichés." in unknown.notices
 
 
 def test_pagination(app) -> None:  # type: ignore[no-untyped-def]

@@ -328,3 +328,29 @@ def test_live_endpoint_is_protected(app) -> None:  # type: ignore[no-untyped-def
     assert htmx.status_code == 401
     admin = _client(app, "administrateur").get("/recherche/creneaux?ids=810000000001")
     assert admin.status_code == 403
+
+
+def test_a_big_cpts_card_links_to_the_search_of_all_its_members(regulator_client, app) -> None:  # type: ignore[no-untyped-def]
+    from portal.models import Structure, StructureMembership
+
+    with app.app_context():
+        s = db.session()
+        cpts = Structure(kind="CPTS", name="CPTS Garonne", national_id="3000000077")
+        s.add(cpts)
+        s.flush()
+        for i in range(7):
+            member = add_practitioner(s, family_name=f"Membre{i}", dlat=0.001 * (i + 1))
+            s.add(StructureMembership(structure_id=cpts.id, practitioner_id=member.id))
+        add_practitioner(s, family_name="Independant", dlat=0.002)
+        s.commit()
+    html = regulator_client.get("/recherche?insee=47001&specialite=SM54").get_data(as_text=True)
+    details = html[html.index('<details class="cpts-members"') : html.index("</details>")]
+    assert "<summary>7 membres de la CPTS</summary>" in details
+    assert details.count('class="result-card member"') == 5
+    link = re.search(r'<a href="([^"]*cpts=3000000077[^"]*)"', details)
+    assert link is not None and "Voir les 7 membres de la CPTS" in details
+    listed = regulator_client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "Membres de <strong>CPTS Garonne</strong> uniquement." in listed
+    assert '<input type="hidden" name="cpts" value="3000000077">' in listed  # filters keep it
+    assert listed.count('class="result-card"') == 7 and "Independant" not in listed
+    assert "Revenir à tous les résultats" in listed and "<details" not in listed

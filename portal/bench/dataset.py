@@ -31,6 +31,7 @@ from sqlalchemy import Engine, inspect, text
 
 from portal.bench.ingest import finess, rpps
 from portal.services import geo
+from portal.services.slot_cache import summarise
 
 #: The sources practitioners are bound to (editors, the SAS agenda), with their weights.
 EDITOR_SOURCES = (
@@ -706,6 +707,17 @@ def build(engine: Engine, spec: Spec, *, say: Callable[[str], None] | None = Non
     slot_columns = Generator.SLOT_COLUMNS + (("modalities", "visibility") if facts else ())
     load("slots", slot_columns, gen.slots(w, bound, facts=facts), spec.slots)
     load("slot_fetches", Generator.FETCH_COLUMNS, gen.fetches(w, bound), len(bound))
+    if inspect(engine).has_table("slot_summaries"):  # as the cache writes do (migration 0006)
+        start = time.perf_counter()
+        with engine.begin() as conn:
+            summarise(conn)
+            count = conn.execute(text("SELECT count(*) FROM slot_summaries")).scalar_one()
+        counts.rows["slot_summaries"] = count
+        counts.seconds["slot_summaries"] = time.perf_counter() - start
+        say(
+            f"slot_summaries : {count:,} lignes en ".replace(",", " ")
+            + f"{counts.seconds['slot_summaries']:.1f} s"
+        )
     start = time.perf_counter()
     with engine.begin() as conn:
         if w.dialect == "postgresql":

@@ -9,7 +9,8 @@ A deterministic mix of searches (address, map point, commune, department; with a
 without filters) then goes through the real page: ``GET /recherche?…`` on the Flask
 test client, logged in as a regulator. What is timed is the server's whole answer
 in-process: session, permission, search service, cached slots of the first batch,
-template rendering. A few searches warm up first (geo index, templates, caches).
+template rendering. The application is warmed up as a serving process is
+(:func:`portal.app.warm_up`), then a few searches warm up templates and caches.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, event
 
 from portal import db, migrate
+from portal.app import warm_up
 from portal.bench import dataset
 from portal.models import User, UserRole
 from portal.services import geo
@@ -359,6 +361,7 @@ def run_backend(
             build = dataset.build(engine, spec, say=lambda t: say(f"[{backend}] {t}"))
             say(f"[{backend}] jeu de données construit en {build.total_s:.1f} s")
         result = BackendResult(backend, build)
+        warm_up(app)  # as a serving process is (portal.wsgi)
         say(f"[{backend}] {len(queries)} recherches (+ {WARMUP} de chauffe)…")
         result.measures = measure(app, queries, say=lambda t: say(f"[{backend}] {t}"))
         if profile_slowest and result.measures:

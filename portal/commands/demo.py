@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import run_simple
 
 from portal import db, migrate, plugins
+from portal.app import warm_up
 from portal.models import Practitioner
 from portal.services import territories
 
@@ -97,6 +98,7 @@ def demo_command(
     # The local demo is plain HTTP on loopback: a Secure cookie would never come back.
     app.config["SESSION_COOKIE_SECURE"] = False
     click.echo(f"Portail de démonstration : http://{host}:{port}/recherche")
+    warm_up(app)
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:

@@ -8,7 +8,8 @@ same query gives the same order all day, and no practitioner is favoured
 from one day to the next).
 
 CPTS grouping: when at least two members of one CPTS are in the results, they
-are moved under one CPTS card (``Card.members``, in their own order), and that
+are moved under one CPTS card (``Card.members``, in their own order; the page
+shows the first few and links to the search restricted to that CPTS), and that
 card takes the place of its best-ranked member. The médecin traitant is never
 moved under a CPTS card. A practitioner in several CPTS goes under the one
 with most members in the results (then the lowest national id).
@@ -18,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from portal.services.search_candidates import Hit
+from portal.services.search_candidates import Candidate, Hit
 
 if TYPE_CHECKING:
     from portal.services.search_results import CardSlots
@@ -40,15 +41,17 @@ class Card:
     slots: CardSlots | None
     group: int
     members: tuple[Card, ...] = ()
+    #: members of a CPTS card in the results (``members`` holds the first ones only)
+    member_total: int = 0
 
 
-def group_of(hit: Hit, *, has_slots: bool, treating: str = "") -> int:
-    """The ranking group of a hit (see the module docstring)."""
-    if treating and hit.national_id == treating:
+def group_of(candidate: Candidate, *, has_slots: bool, treating: str = "") -> int:
+    """The ranking group of a candidate (see the module docstring)."""
+    if treating and candidate.national_id == treating:
         return GROUP_TREATING
     if has_slots:
-        return GROUP_SLOTS_SAS if hit.sas_participation else GROUP_SLOTS
-    return GROUP_SAS if hit.sas_participation else GROUP_REST
+        return GROUP_SLOTS_SAS if candidate.sas_participation else GROUP_SLOTS
+    return GROUP_SAS if candidate.sas_participation else GROUP_REST
 
 
 def daily_seed(query_key: str, now: datetime | None = None) -> str:
@@ -62,49 +65,91 @@ def shuffle_key(seed: str, national_id: str) -> bytes:
     return hashlib.blake2b(f"{seed}|{national_id}".encode(), digest_size=8).digest()
 
 
-def rank(cards: Iterable[Card], *, by_distance: bool, seed: str) -> list[Card]:
-    """Cards in group order; within a group by distance or by the daily shuffle."""
-    if by_distance:
-        return sorted(cards, key=lambda c: (c.group, c.hit.distance_km, c.hit.name))
-    return sorted(cards, key=lambda c: (c.group, shuffle_key(seed, c.hit.national_id)))
+@dataclass(slots=True)
+class Entry:
+    """A ranked result before its card: a light candidate (or, with ``members``, the
+    card of a CPTS standing for them), its group and the CPTS it belongs to."""
+
+    candidate: Candidate
+    group: int
+    cpts: tuple[str, ...] = ()
+    members: tuple[Entry, ...] = ()
+    cpts_id: str = ""
+
+    @property
+    def national_id(self) -> str:
+        return self.candidate.national_id
 
 
-def group_cpts(ranked: list[Card], names: dict[str, str]) -> list[Card]:
-    """Collapse the members of a CPTS under one card when at least two are present.
+def rank(
+    entries: Iterable[Entry],
+    *,
+    by_distance: bool,
+    seed: str,
+    names: Callable[[list[Candidate]], dict[str, str]] | None = None,
+) -> list[Entry]:
+    """Entries in group order; within a group by distance or by the daily shuffle.
 
-    ``names`` maps a CPTS national id to its name. The CPTS card sits at its
-    best-ranked member's place, with that member's group and location.
+    Equal distances are ordered by name: ``names`` gives the names of the tied
+    candidates only (they are not read for the others)."""
+    if not by_distance:
+        return sorted(entries, key=lambda e: (e.group, shuffle_key(seed, e.national_id)))
+    ordered = sorted(entries, key=lambda e: (e.group, e.candidate.distance_km))
+    keys = [(e.group, e.candidate.distance_km) for e in ordered]
+    tied = [
+        e.candidate
+        for i, e in enumerate(ordered)
+        if (i > 0 and keys[i - 1] == keys[i]) or (i + 1 < len(keys) and keys[i + 1] == keys[i])
+    ]
+    if not tied or names is None:
+        return ordered
+    found = names(tied)
+    return sorted(
+        ordered, key=lambda e: (e.group, e.candidate.distance_km, found.get(e.national_id, ""))
+    )
+
+
+def group_cpts(ranked: list[Entry]) -> list[Entry]:
+    """Collapse the members of a CPTS under one entry when at least two are present.
+
+    The CPTS entry sits at its best-ranked member's place, with that member's group.
     """
     counts: dict[str, int] = defaultdict(int)
-    for card in ranked:
-        if card.group != GROUP_TREATING:
-            for cpts in card.hit.cpts:
+    for entry in ranked:
+        if entry.group != GROUP_TREATING:
+            for cpts in entry.cpts:
                 counts[cpts] += 1
     chosen: dict[str, str] = {}  # member national id -> its CPTS
-    for card in ranked:
-        options = [c for c in card.hit.cpts if counts[c] >= 2]
-        if card.group != GROUP_TREATING and options:
-            chosen[card.hit.national_id] = min(options, key=lambda c: (-counts[c], c))
-    members: dict[str, list[Card]] = defaultdict(list)
-    for card in ranked:
-        if card.hit.national_id in chosen:
-            members[chosen[card.hit.national_id]].append(card)
-    result: list[Card] = []
-    for card in ranked:
-        chosen_cpts = chosen.get(card.hit.national_id)
+    for entry in ranked:
+        options = [c for c in entry.cpts if counts[c] >= 2]
+        if entry.group != GROUP_TREATING and options:
+            chosen[entry.national_id] = min(options, key=lambda c: (-counts[c], c))
+    members: dict[str, list[Entry]] = defaultdict(list)
+    for entry in ranked:
+        if entry.national_id in chosen:
+            members[chosen[entry.national_id]].append(entry)
+    result: list[Entry] = []
+    for entry in ranked:
+        chosen_cpts = chosen.get(entry.national_id)
         if chosen_cpts is None:
-            result.append(card)
+            result.append(entry)
             continue
         group = members[chosen_cpts]
         if len(group) < 2:
-            result.append(card)  # the others went under another CPTS
-        elif group[0] is card:
-            result.append(cpts_card(chosen_cpts, names.get(chosen_cpts, chosen_cpts), group))
+            result.append(entry)  # the others went under another CPTS
+        elif group[0] is entry:
+            result.append(
+                Entry(entry.candidate, entry.group, (chosen_cpts,), tuple(group), chosen_cpts)
+            )
     return result
 
 
-def cpts_card(national_id: str, name: str, members: list[Card]) -> Card:
-    """The card of a CPTS standing for its members (the first is the best ranked)."""
+def cpts_card(
+    national_id: str, name: str, members: list[Card], total: int | None = None
+) -> Card:
+    """The card of a CPTS standing for its members (the first is the best ranked);
+    ``members`` may be the first ``total`` members only (those the page shows)."""
+    total = len(members) if total is None else total
     best = members[0].hit
     hit = replace(
         best,
@@ -113,10 +158,12 @@ def cpts_card(national_id: str, name: str, members: list[Card]) -> Card:
         national_id=national_id,
         name=name,
         specialty_code=None,
-        specialty_label=f"CPTS — {len(members)} professionnels",
+        specialty_label=f"CPTS — {total} professionnel{'s' if total > 1 else ''}",
         sas_participation=any(m.hit.sas_participation for m in members),
         place_name=name,
         badges=("cpts",),
         cpts=(national_id,),
     )
-    return Card(hit=hit, slots=None, group=members[0].group, members=tuple(members))
+    return Card(
+        hit=hit, slots=None, group=members[0].group, members=tuple(members), member_total=total
+    )

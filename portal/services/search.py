@@ -31,6 +31,7 @@ from portal.services.search_candidates import (
     What,
     candidate_ids_query,
     find_candidates,
+    find_cpts,
     find_sos_sites,
     find_treating,
 )
@@ -79,6 +80,7 @@ class SearchRequest:
     sas_only: bool = False
     kinds: tuple[str, ...] = ()
     treating: str = ""
+    cpts: str = ""  # national id of a CPTS: its members only (a CPTS card's "see all")
     page: int = 1
     page_size: int = 20
     origin: str = ""
@@ -125,6 +127,7 @@ class SearchOutcome:
     candidates: list[geo.Commune] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     treating_found: bool | None = None
+    cpts_name: str | None = None  # the CPTS the search is restricted to
     duration_ms: int = 0
 
 
@@ -147,14 +150,18 @@ def _gather(
     now: datetime,
     until: datetime,
     department: str | None = None,
+    members: frozenset[int] | None = None,
 ) -> _Round:
-    """``department``: a department-level search, whose candidates are that department's."""
+    """``department``: a department-level search, whose candidates are that department's;
+    ``members``: the practitioner ids a search restricted to a CPTS keeps."""
     lat, lon = (place.lat, place.lon) if place else (None, None)
     what = request.what
     found = find_candidates(
         session, lat=lat, lon=lon, radius_km=radius_km, what=what, department=department
     )
-    if lat is not None and lon is not None:
+    if members is not None:
+        found = {n: c for n, c in found.items() if c.row_id in members}
+    elif lat is not None and lon is not None:
         found |= find_sos_sites(
             session, lat=lat, lon=lon, radius_km=radius_km, what=what, department=department
         )
@@ -176,8 +183,6 @@ def _gather(
         now=now,
         until=until,
         within=request.within,
-        need_modalities=bool(request.modalities),
-        kinds_asked=bool(request.kinds),
         subquery=ids,
     )
     filtered = apply_filters(found, facts, request.filters, exempt=[treating])
@@ -200,6 +205,7 @@ def _widen(
     *,
     now: datetime,
     until: datetime,
+    members: frozenset[int] | None = None,
 ) -> _Round:
     """Widen step by step (one query at the widest radius) until enough have slots; a
     department-level search is never widened beyond its department."""
@@ -212,7 +218,15 @@ def _widen(
         or resolved.step_km <= 0
     ):
         return first
-    wide = _gather(session, request, resolved.place, resolved.max_radius_km, now=now, until=until)
+    wide = _gather(
+        session,
+        request,
+        resolved.place,
+        resolved.max_radius_km,
+        now=now,
+        until=until,
+        members=members,
+    )
     radius = first.radius_km
     while radius < resolved.max_radius_km:
         radius = min(radius + resolved.step_km, resolved.max_radius_km)
@@ -277,10 +291,24 @@ def search(
     outcome.place = place
     until = max(slots.window(now)[1], now + timedelta(hours=72))
     department = place.department if place is not None and resolved.is_department else None
+    members = None
+    if request.cpts.strip():
+        cpts = find_cpts(session, request.cpts.strip())
+        if cpts is None:
+            outcome.notices.append("CPTS inconnue : tous les résultats sont affichés.")
+        else:
+            outcome.cpts_name, members = cpts
     first = _gather(
-        session, request, place, resolved.radius_km, now=now, until=until, department=department
+        session,
+        request,
+        place,
+        resolved.radius_km,
+        now=now,
+        until=until,
+        department=department,
+        members=members,
     )
-    final = _widen(session, request, resolved, first, now=now, until=until)
+    final = _widen(session, request, resolved, first, now=now, until=until, members=members)
     outcome.radius_km = final.radius_km
     if final.radius_km > first.radius_km:
         outcome.widened_from_km = first.radius_km
@@ -291,6 +319,7 @@ def search(
         treating=request.treating.strip(),
         by_distance=place is None or place.precision in ("adresse", "carte"),
         seed=daily_seed(_query_key(request, place), now),
+        group_by_cpts=members is None,
     )
     treating = request.treating.strip()
     if treating:

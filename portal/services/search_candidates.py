@@ -362,6 +362,23 @@ def candidate_ids_query(
     return _candidate_query(what, box, (Practitioner.national_id,), department)
 
 
+def find_cpts(session: Session, national_id: str) -> tuple[str, frozenset[int]] | None:
+    """A CPTS's name and its members' practitioner ids, or None when it is unknown."""
+    row = session.execute(
+        select(Structure.id, Structure.name).where(
+            Structure.kind == "CPTS", Structure.national_id == national_id
+        )
+    ).first()
+    if row is None:
+        return None
+    members = session.scalars(
+        select(StructureMembership.practitioner_id).where(
+            StructureMembership.structure_id == row.id
+        )
+    )
+    return row.name, frozenset(members)
+
+
 def cpts_of(session: Session, kept: Iterable[Candidate]) -> dict[int, list[tuple[str, str]]]:
     """``practitioner id → [(CPTS national id, name)]`` for the practitioners ``kept``.
 

@@ -1,8 +1,9 @@
 """Which candidates a search keeps: slot facts from the cache, the filters in order, and
 what "Pourquoi rien ?" says about them.
 
-The slot facts every filter needs (start, modalities, visibility) come from the slot
-cache in one query for all candidates, without loading the slots' full JSON.
+The slot facts every filter needs (modalities, visibility, a slot in the asked window)
+come from the slot summaries (and, for a window, the slots of that window), in one
+query each for all candidates, without loading the slots' full JSON.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from portal.models import CachedSlot, ConnectorState, SlotFetch
+from portal.models import CachedSlot, ConnectorState, SlotFetch, SlotSummary
 from portal.services.search_candidates import MAX_LISTED_IDS, Candidate
 
 WITHIN = {
@@ -62,6 +63,10 @@ def within_bounds(within: str, now: datetime) -> tuple[datetime | None, datetime
     return (now + timedelta(hours=a) if a else None, now + timedelta(hours=b))
 
 
+#: Above this many owners, a query takes them from the candidates' subquery, not a list.
+MAX_BOUND_IDS = 30_000
+
+
 def slot_facts(
     session: Session,
     candidates: dict[str, Candidate],
@@ -69,83 +74,71 @@ def slot_facts(
     now: datetime,
     until: datetime,
     within: str = "",
-    need_modalities: bool = True,
-    kinds_asked: bool = True,
     subquery: Select[Any] | None = None,
 ) -> dict[str, list[SlotFact]]:
     """Modalities and visibility of the cached slots of ``candidates`` from ``now`` to
     ``until``, and whether one starts in the ``within`` window; killed sources left out.
 
-    One aggregate query per owner column: rows are grouped by owner, modalities and
-    visibility in SQL, so a few rows per candidate cross the wire whatever their number
-    of slots, and no slot JSON is loaded. With many candidates, ``subquery`` (their
-    national ids by the same SQL criteria) replaces the list of ids, which would overflow
-    the backends' parameter limits.
+    The slot summaries (one row per owner, source, modalities and visibility) say who
+    has slots of which kinds: no slot row is read. With ``within``, the slots of that
+    window are read too (their facts are the ones with ``in_window``), grouped in SQL.
+    Beyond :data:`MAX_BOUND_IDS` candidates, ``subquery`` (their national ids by the
+    same SQL criteria) replaces the list of ids.
     """
     killed = list(session.scalars(select(ConnectorState.source).where(ConnectorState.killed)))
-    owners = {
-        "practitioner": [n for n, c in candidates.items() if c.kind == "practitioner"],
-        "structure": [n for n, c in candidates.items() if c.kind == "structure"],
-    }
-    refusers = {n for n, c in candidates.items() if c.refuses_public or c.refuses_pro}
-    decoded: dict[tuple[str | None, frozenset[str]], frozenset[str]] = {}
+    bounds = within_bounds(within, now)
+    decoded: dict[str | None, frozenset[str]] = {}
 
     def parse(value: str | None, unread: frozenset[str]) -> frozenset[str]:
-        """A JSON list as a set; ``unread`` when SQL did not read it (None)."""
-        if (value, unread) not in decoded:
-            found = unread if value is None else frozenset(json.loads(value) or ())
-            decoded[(value, unread)] = found
-        return decoded[(value, unread)]
+        """A JSON list as a set (``unread`` when the slot did not say)."""
+        if value not in decoded:
+            decoded[value] = frozenset(json.loads(value) or ()) if value else frozenset()
+        return decoded[value] if value is not None else unread
 
-    bounds = within_bounds(within, now)
-    in_window: Any = literal(1)
-    if bounds is not None:
-        low, high = bounds
-        condition = CachedSlot.start < high
-        if low is not None:
-            condition = and_(CachedSlot.start >= low, condition)
-        in_window = func.max(case((condition, 1), else_=0))
     facts: dict[str, list[SlotFact]] = defaultdict(list)
-    for column_name, ids in owners.items():
+
+    def add(rows: Iterable[Any], in_window: bool) -> None:
+        for owner, mods, vis in rows:
+            if owner in candidates:
+                fact = SlotFact(parse(mods, ALL_MODALITIES), parse(vis, ALL_KINDS), in_window)
+                facts[owner].append(fact)
+
+    for kind in ("practitioner", "structure"):
+        ids = [n for n, c in candidates.items() if c.kind == kind]
         if not ids:
             continue
-        column = getattr(CachedSlot, column_name)
         wanted: Any = ids
-        if column_name == "practitioner" and subquery is not None and len(ids) > MAX_LISTED_IDS:
+        if kind == "practitioner" and subquery is not None and len(ids) > MAX_BOUND_IDS:
             wanted = subquery
-        # JSON is read in SQL only when a filter needs it: modalities when asked for,
-        # visibility when kinds are asked for or for the practitioners refusing a display.
-        # The fact columns, or the JSON for rows cached before they existed (NULL).
-        modalities: Any = literal(None)
-        if need_modalities:
-            modalities = func.coalesce(
-                CachedSlot.modalities, CachedSlot.data["modalities"].as_string()
-            )
-        visibility: Any = func.coalesce(
-            CachedSlot.visibility, CachedSlot.data["visibility"].as_string()
+        summaries = select(SlotSummary.owner, SlotSummary.modalities, SlotSummary.visibility)
+        summaries = summaries.where(
+            SlotSummary.owner.in_(wanted),  # national ids: a practitioner's never a structure's
+            SlotSummary.last_end > now,
+            SlotSummary.first_start < until,
         )
-        if not kinds_asked:
-            refusing = [n for n in ids if n in refusers]
-            if not refusing:
-                visibility = literal(None)
-            elif len(refusing) <= MAX_LISTED_IDS:
-                visibility = case((column.in_(refusing), visibility), else_=literal(None))
-        query = (
-            select(column, modalities, visibility, in_window)
+        if killed:
+            summaries = summaries.where(SlotSummary.source.not_in(killed))
+        add(session.execute(summaries), bounds is None)
+        if bounds is None:
+            continue
+        low, high = bounds
+        column = getattr(CachedSlot, kind)
+        # the fact columns (NULL: the slot did not say, read as "any"), so the covering
+        # index answers without reading the slots' rows
+        modalities, visibility = CachedSlot.modalities, CachedSlot.visibility
+        in_window = (
+            select(column, modalities, visibility)
             .where(
                 column.in_(wanted),
-                CachedSlot.start >= now - timedelta(hours=12),
-                CachedSlot.start < until,
+                CachedSlot.start >= (low if low is not None else now - timedelta(hours=12)),
+                CachedSlot.start < high,
                 CachedSlot.end > now,
             )
             .group_by(column, modalities, visibility)
         )
         if killed:
-            query = query.where(CachedSlot.source.not_in(killed))
-        for owner, mods, vis, flag in session.execute(query):
-            if owner in candidates:
-                fact = SlotFact(parse(mods, ALL_MODALITIES), parse(vis, ALL_KINDS), bool(flag))
-                facts[owner].append(fact)
+            in_window = in_window.where(CachedSlot.source.not_in(killed))
+        add(session.execute(in_window), True)
     return facts
 
 

@@ -12,11 +12,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Table,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, UOWTransaction
 
 from portal.domain import Slot
-from portal.models import CachedSlot, ConnectorRun, ConnectorState, SlotFetch
+from portal.models import CachedSlot, ConnectorRun, ConnectorState, SlotFetch, SlotSummary
 from portal.services.slot_json import slot_from_json
 
 
@@ -70,7 +81,66 @@ def replace_cached(
                 for slot in kept.values()
             ],
         )
+    summarise(session.connection(), source=source, owners=ids)
     return len(kept)
+
+
+#: Owners per statement when summaries are rebuilt for a list of them.
+_SUMMARY_CHUNK = 500
+OWNER_KINDS = ("practitioner", "structure")
+
+
+def summarise(
+    connection: Connection, *, source: str | None = None, owners: Iterable[str] | None = None
+) -> None:
+    """Rebuild the slot summaries (``SlotSummary``) of ``owners`` for ``source`` from the
+    cached slots (all sources / all owners when not given), in SQL."""
+    summaries = cast("Table", SlotSummary.__table__)
+    columns = ["source", "owner", "owner_kind", "modalities", "visibility"]
+    columns += ["first_start", "last_end"]
+    chunks: list[list[str] | None] = [None]
+    if owners is not None:
+        ids = sorted(set(owners))
+        chunks = [ids[i : i + _SUMMARY_CHUNK] for i in range(0, len(ids), _SUMMARY_CHUNK)]
+    modalities, visibility = CachedSlot.modalities, CachedSlot.visibility  # filled on write
+    for kind in OWNER_KINDS:
+        owner = getattr(CachedSlot, kind)
+        for chunk in chunks:
+            gone = delete(summaries).where(summaries.c.owner_kind == kind)
+            rows = (
+                select(
+                    CachedSlot.source,
+                    owner,
+                    literal(kind),
+                    modalities,
+                    visibility,
+                    func.min(CachedSlot.start),
+                    func.max(CachedSlot.end),
+                )
+                .where(owner.is_not(None))
+                .group_by(CachedSlot.source, owner, modalities, visibility)
+            )
+            if source is not None:
+                gone = gone.where(summaries.c.source == source)
+                rows = rows.where(CachedSlot.source == source)
+            if chunk is not None:
+                gone = gone.where(summaries.c.owner.in_(chunk))
+                rows = rows.where(owner.in_(chunk))
+            connection.execute(gone)
+            connection.execute(insert(summaries).from_select(columns, rows))
+
+
+@event.listens_for(Session, "after_flush")
+def _summarise_flushed(session: Session, _flush: UOWTransaction) -> None:
+    """ORM writes of cached slots (tools, tests) keep the summaries in step too."""
+    touched: dict[str, set[str]] = defaultdict(set)
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(instance, CachedSlot):
+            for owner in (instance.practitioner, instance.structure):
+                if owner:
+                    touched[instance.source].add(owner)
+    for source, owners in touched.items():
+        summarise(session.connection(), source=source, owners=owners)
 
 
 def mark_fetched(session: Session, source: str, ids: list[str], now: datetime, state: str) -> None:
@@ -115,8 +185,9 @@ def cached_slots(
     hidden = set(hidden_sources) | {
         s.source for s in session.scalars(select(ConnectorState).where(ConnectorState.killed))
     }
-    rows = session.scalars(
-        select(CachedSlot)
+    # columns, not ORM objects: a page reads hundreds of rows and only their JSON
+    rows = session.execute(
+        select(CachedSlot.source, CachedSlot.practitioner, CachedSlot.structure, CachedSlot.data)
         .where(
             or_(CachedSlot.practitioner.in_(ids), CachedSlot.structure.in_(ids)),
             CachedSlot.end > start,
@@ -125,12 +196,13 @@ def cached_slots(
         .order_by(CachedSlot.start)
     )
     grouped: dict[str, list[Slot]] = defaultdict(list)
-    for row in rows:
-        if row.source in hidden:
+    wanted = set(ids)
+    for source, practitioner, structure, data in rows:
+        if source in hidden:
             continue
-        owner = row.practitioner if row.practitioner in ids else row.structure
+        owner = practitioner if practitioner in wanted else structure
         if owner:
-            grouped[owner].append(slot_from_json(row.data))
+            grouped[owner].append(slot_from_json(data))
     fetches: dict[str, list[SlotFetch]] = defaultdict(list)
     for fetch in session.scalars(select(SlotFetch).where(SlotFetch.national_id.in_(ids))):
         if fetch.source not in hidden:
@@ -155,6 +227,7 @@ def prune(session: Session, *, now: datetime | None = None, keep_runs_days: int 
         "CursorResult[Any]", session.execute(delete(CachedSlot).where(CachedSlot.end < now))
     )
     deleted = result.rowcount or 0
+    session.execute(delete(SlotSummary).where(SlotSummary.last_end < now))
     session.execute(
         delete(ConnectorRun).where(ConnectorRun.started_at < now - timedelta(days=keep_runs_days))
     )

@@ -110,6 +110,7 @@ def parse_request(args: MultiDict[str, str]) -> SearchRequest:
         sas_only=args.get("sas") == "1",
         kinds=_picked(args.getlist("type"), _KIND_VALUES),
         treating=args.get("mt", "")[:20],
+        cpts=args.get("cpts", "")[:20],
         page=_page(args.get("page")),
         page_size=int(config["SEARCH_PAGE_SIZE"]),
     )
@@ -132,6 +133,7 @@ def canonical_args(form: SearchRequest) -> MultiDict[str, str]:
         ("sas", "1" if form.sas_only else ""),
         *(("type", k) for k in form.kinds),
         ("mt", form.treating),
+        ("cpts", form.cpts),
         ("page", str(form.page) if form.page > 1 else ""),
     ]
     args: MultiDict[str, str] = MultiDict()

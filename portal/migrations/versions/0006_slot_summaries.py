@@ -1,0 +1,56 @@
+"""slot summaries: one row per owner, source, modalities and visibility
+
+The search decided who has slots by aggregating every cached slot of every
+candidate (a dozen rows each, 10 000 candidates in a wide search); it now reads
+one summary row per combination. Filled from the existing cache.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-26 03:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "slot_summaries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=80), nullable=False),
+        sa.Column("owner", sa.String(length=40), nullable=False),
+        sa.Column("owner_kind", sa.String(length=16), nullable=False),
+        sa.Column("modalities", sa.Text(), nullable=True),
+        sa.Column("visibility", sa.Text(), nullable=True),
+        sa.Column("first_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_end", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        "ix_slot_summaries_owner",
+        "slot_summaries",
+        ["owner", "last_end", "first_start", "source", "modalities", "visibility"],
+        unique=False,
+    )
+    op.create_index("ix_slot_summaries_source", "slot_summaries", ["source"], unique=False)
+    for kind in ("practitioner", "structure"):  # the fact columns were filled by 0005
+        op.execute(
+            "INSERT INTO slot_summaries "
+            "(source, owner, owner_kind, modalities, visibility, first_start, last_end) "
+            f"SELECT source, {kind}, '{kind}', modalities, visibility, min(start), max(\"end\") "
+            f"FROM slots WHERE {kind} IS NOT NULL "
+            f"GROUP BY source, {kind}, modalities, visibility"
+        )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_slot_summaries_source", table_name="slot_summaries")
+    op.drop_index("ix_slot_summaries_owner", table_name="slot_summaries")
+    op.drop_table("slot_summaries")
