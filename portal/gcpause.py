@@ -4,10 +4,11 @@ A results page at national scale allocates hundreds of thousands of objects
 (candidates, rows, facts), most of them freed by reference counting; the cyclic
 collector, triggered by allocation counts, would walk the survivors several times
 while the regulator waits (40 to 100 ms on the slowest pages, ``sas-portal bench
-search``). So automatic collection is paused while a request is in flight and, once
-the response has been sent (``call_on_close``), the generation CPython itself would
-have chosen is collected. With overlapping requests (threaded servers) the pause
-lasts while any is in flight, bounded: past :data:`MAX_PENDING` allocations a
+search``). So automatic collection is paused while a request is in flight and, at its
+teardown (which always runs, errors included), the generation CPython itself would
+have chosen is collected: by then the request's objects are mostly freed, so the
+collection is short (about 1 ms). With overlapping requests (threaded servers) the
+pause lasts while any is in flight, bounded: past :data:`MAX_PENDING` allocations a
 collection runs at the next request boundary anyway.
 
 Enabled by ``GC_BETWEEN_REQUESTS`` (default true); :func:`portal.app.warm_up` freezes
@@ -19,7 +20,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from flask import Flask, Response
+from flask import Flask
 
 #: Allocations (generation 0 count) past which a collection no longer waits.
 MAX_PENDING = 2_000_000
@@ -41,10 +42,9 @@ def init_app(app: Flask) -> None:
                 gc.disable()
         _collect_if_overdue()
 
-    @app.after_request
-    def _resume_after_sending(response: Response) -> Response:
-        response.call_on_close(_finished)
-        return response
+    @app.teardown_request
+    def _resume(_error: BaseException | None) -> None:
+        _finished()
 
 
 def _finished() -> None:

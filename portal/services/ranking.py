@@ -144,9 +144,7 @@ def group_cpts(ranked: list[Entry]) -> list[Entry]:
     return result
 
 
-def cpts_card(
-    national_id: str, name: str, members: list[Card], total: int | None = None
-) -> Card:
+def cpts_card(national_id: str, name: str, members: list[Card], total: int | None = None) -> Card:
     """The card of a CPTS standing for its members (the first is the best ranked);
     ``members`` may be the first ``total`` members only (those the page shows)."""
     total = len(members) if total is None else total

@@ -29,7 +29,6 @@ from portal.services.search_candidates import (
     Candidate,
     Hit,
     What,
-    candidate_ids_query,
     find_candidates,
     find_cpts,
     find_sos_sites,
@@ -157,7 +156,12 @@ def _gather(
     lat, lon = (place.lat, place.lon) if place else (None, None)
     what = request.what
     found = find_candidates(
-        session, lat=lat, lon=lon, radius_km=radius_km, what=what, department=department
+        session,
+        lat=lat,
+        lon=lon,
+        radius_km=radius_km,
+        what=what,
+        department=department,
     )
     if members is not None:
         found = {n: c for n, c in found.items() if c.row_id in members}
@@ -174,17 +178,7 @@ def _gather(
             else doctor.distance_km <= radius_km
         ):
             found[treating] = doctor
-    ids = candidate_ids_query(
-        lat=lat, lon=lon, radius_km=radius_km, what=what, department=department
-    )
-    facts = slot_facts(
-        session,
-        found,
-        now=now,
-        until=until,
-        within=request.within,
-        subquery=ids,
-    )
+    facts = slot_facts(session, found, now=now, until=until, within=request.within)
     filtered = apply_filters(found, facts, request.filters, exempt=[treating])
     return _Round(radius_km, found, facts, filtered)
 

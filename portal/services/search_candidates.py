@@ -348,20 +348,6 @@ def find_treating(
     return found.get(national_id)
 
 
-def candidate_ids_query(
-    *,
-    lat: float | None,
-    lon: float | None,
-    radius_km: float,
-    what: What,
-    department: str | None = None,
-) -> Select[Any]:
-    """The national ids of the candidates' box (or department), for :func:`slot_facts` with
-    many candidates."""
-    box = geo.bounding_box(lat, lon, radius_km) if lat is not None and lon is not None else None
-    return _candidate_query(what, box, (Practitioner.national_id,), department)
-
-
 def find_cpts(session: Session, national_id: str) -> tuple[str, frozenset[int]] | None:
     """A CPTS's name and its members' practitioner ids, or None when it is unknown."""
     row = session.execute(

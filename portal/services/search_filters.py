@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from portal.models import CachedSlot, ConnectorState, SlotFetch, SlotSummary
@@ -63,8 +64,57 @@ def within_bounds(within: str, now: datetime) -> tuple[datetime | None, datetime
     return (now + timedelta(hours=a) if a else None, now + timedelta(hours=b))
 
 
-#: Above this many owners, a query takes them from the candidates' subquery, not a list.
+#: Owners per statement (SQLite allows 32 766 parameters).
 MAX_BOUND_IDS = 30_000
+#: Separators of a slot digest: ``"<modalities>|<visibility>;…"`` (JSON lists, ``*``: unsaid).
+_COMBO, _PART, _UNSAID = ";", "|", "*"
+
+
+def killed_sources(session: Session) -> list[str]:
+    return list(session.scalars(select(ConnectorState.source).where(ConnectorState.killed)))
+
+
+def _combo(modalities: Any, visibility: Any) -> Any:
+    return func.coalesce(modalities, _UNSAID) + _PART + func.coalesce(visibility, _UNSAID)
+
+
+class _Parser:
+    """Digests and JSON lists to facts, each distinct text parsed once."""
+
+    def __init__(self) -> None:
+        self.lists: dict[str, frozenset[str]] = {}
+        self.combos: dict[tuple[str, bool], list[SlotFact]] = {}
+
+    def values(self, text: str | None, unsaid: frozenset[str]) -> frozenset[str]:
+        if text is None or text == _UNSAID:
+            return unsaid
+        if text not in self.lists:
+            self.lists[text] = frozenset(json.loads(text) or ())
+        return self.lists[text]
+
+    def digest(self, text: str | None, in_window: bool) -> list[SlotFact]:
+        if not text:
+            return []
+        key = (text, in_window)
+        found = self.combos.get(key)
+        if found is None:
+            found = []
+            for combo in dict.fromkeys(text.split(_COMBO)):
+                mods, _, vis = combo.partition(_PART)
+                found.append(
+                    SlotFact(
+                        self.values(mods, ALL_MODALITIES), self.values(vis, ALL_KINDS), in_window
+                    )
+                )
+            self.combos[key] = found
+        return found
+
+
+def _owners_in(column: Any, ids: list[str], dialect: str) -> Any:
+    """``column IN ids``; on PostgreSQL ``= ANY(array)``: one parameter, not thousands."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(String)))
+    return column.in_(ids)
 
 
 def slot_facts(
@@ -74,71 +124,62 @@ def slot_facts(
     now: datetime,
     until: datetime,
     within: str = "",
-    subquery: Select[Any] | None = None,
 ) -> dict[str, list[SlotFact]]:
     """Modalities and visibility of the cached slots of ``candidates`` from ``now`` to
     ``until``, and whether one starts in the ``within`` window; killed sources left out.
 
-    The slot summaries (one row per owner, source, modalities and visibility) say who
-    has slots of which kinds: no slot row is read. With ``within``, the slots of that
-    window are read too (their facts are the ones with ``in_window``), grouped in SQL.
-    Beyond :data:`MAX_BOUND_IDS` candidates, ``subquery`` (their national ids by the
-    same SQL criteria) replaces the list of ids.
+    The slot summaries (one row per owner, source, modalities and visibility) say who has
+    slots of which kinds, one aggregated row per owner: no slot row is read. With
+    ``within``, the slots starting in that window are read too (index only), and only
+    their facts are ``in_window``.
     """
-    killed = list(session.scalars(select(ConnectorState.source).where(ConnectorState.killed)))
+    killed = killed_sources(session)
+    dialect = session.get_bind().dialect.name
+    windowed = within in WITHIN
     bounds = within_bounds(within, now)
-    decoded: dict[str | None, frozenset[str]] = {}
-
-    def parse(value: str | None, unread: frozenset[str]) -> frozenset[str]:
-        """A JSON list as a set (``unread`` when the slot did not say)."""
-        if value not in decoded:
-            decoded[value] = frozenset(json.loads(value) or ()) if value else frozenset()
-        return decoded[value] if value is not None else unread
-
+    parser = _Parser()
     facts: dict[str, list[SlotFact]] = defaultdict(list)
-
-    def add(rows: Iterable[Any], in_window: bool) -> None:
-        for owner, mods, vis in rows:
-            if owner in candidates:
-                fact = SlotFact(parse(mods, ALL_MODALITIES), parse(vis, ALL_KINDS), in_window)
-                facts[owner].append(fact)
-
     for kind in ("practitioner", "structure"):
         ids = [n for n, c in candidates.items() if c.kind == kind]
-        if not ids:
-            continue
-        wanted: Any = ids
-        if kind == "practitioner" and subquery is not None and len(ids) > MAX_BOUND_IDS:
-            wanted = subquery
-        summaries = select(SlotSummary.owner, SlotSummary.modalities, SlotSummary.visibility)
-        summaries = summaries.where(
-            SlotSummary.owner.in_(wanted),  # national ids: a practitioner's never a structure's
-            SlotSummary.last_end > now,
-            SlotSummary.first_start < until,
-        )
-        if killed:
-            summaries = summaries.where(SlotSummary.source.not_in(killed))
-        add(session.execute(summaries), bounds is None)
-        if bounds is None:
-            continue
-        low, high = bounds
-        column = getattr(CachedSlot, kind)
-        # the fact columns (NULL: the slot did not say, read as "any"), so the covering
-        # index answers without reading the slots' rows
-        modalities, visibility = CachedSlot.modalities, CachedSlot.visibility
-        in_window = (
-            select(column, modalities, visibility)
-            .where(
-                column.in_(wanted),
-                CachedSlot.start >= (low if low is not None else now - timedelta(hours=12)),
-                CachedSlot.start < high,
-                CachedSlot.end > now,
+        for start in range(0, len(ids), MAX_BOUND_IDS):
+            chunk = ids[start : start + MAX_BOUND_IDS]
+            combos = _combo(SlotSummary.modalities, SlotSummary.visibility)
+            summaries = (
+                select(SlotSummary.owner, func.aggregate_strings(combos, _COMBO))
+                .where(
+                    _owners_in(SlotSummary.owner, chunk, dialect),
+                    SlotSummary.last_end > now,
+                    SlotSummary.first_start < until,
+                )
+                .group_by(SlotSummary.owner)
             )
-            .group_by(column, modalities, visibility)
-        )
-        if killed:
-            in_window = in_window.where(CachedSlot.source.not_in(killed))
-        add(session.execute(in_window), True)
+            if killed:
+                summaries = summaries.where(SlotSummary.source.not_in(killed))
+            for owner, digest in session.execute(summaries):
+                facts[owner].extend(parser.digest(digest, not windowed))
+            if bounds is None:
+                continue
+            low, high = bounds
+            owner_column = getattr(CachedSlot, kind)
+            window = (
+                select(
+                    owner_column,
+                    func.aggregate_strings(
+                        _combo(CachedSlot.modalities, CachedSlot.visibility), _COMBO
+                    ),
+                )
+                .where(
+                    _owners_in(owner_column, chunk, dialect),
+                    CachedSlot.start >= (low if low is not None else now - timedelta(hours=12)),
+                    CachedSlot.start < high,
+                    CachedSlot.end > now,
+                )
+                .group_by(owner_column)
+            )
+            if killed:
+                window = window.where(CachedSlot.source.not_in(killed))
+            for owner, digest in session.execute(window):
+                facts[owner].extend(parser.digest(digest, True))
     return facts
 
 
