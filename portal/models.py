@@ -409,6 +409,8 @@ class SlotFetch(Base):
     """When the slots of one practitioner/structure were last fetched from a source."""
 
     __tablename__ = "slot_fetches"
+    # the cards and "Pourquoi rien ?" read them by owner, whatever the source
+    __table_args__ = (Index("ix_slot_fetches_national_id", "national_id"),)
 
     source: Mapped[str] = mapped_column(String(80), primary_key=True)
     national_id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -1,5 +1,8 @@
 """slot summaries: one row per owner, source, modalities and visibility
 
+Also indexes the fetch times by owner (the result cards read them by national id,
+whatever the source: the primary key starts with the source).
+
 The search decided who has slots by aggregating every cached slot of every
 candidate (a dozen rows each, 10 000 candidates in a wide search); it now reads
 one summary row per combination. Filled from the existing cache.
@@ -40,6 +43,7 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index("ix_slot_summaries_source", "slot_summaries", ["source"], unique=False)
+    op.create_index("ix_slot_fetches_national_id", "slot_fetches", ["national_id"], unique=False)
     for kind in ("practitioner", "structure"):  # the fact columns were filled by 0005
         op.execute(
             "INSERT INTO slot_summaries "
@@ -51,6 +55,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_slot_fetches_national_id", table_name="slot_fetches")
     op.drop_index("ix_slot_summaries_source", table_name="slot_summaries")
     op.drop_index("ix_slot_summaries_owner", table_name="slot_summaries")
     op.drop_table("slot_summaries")
