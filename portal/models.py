@@ -91,6 +91,18 @@ class Practitioner(TimestampMixin, Base):
     """A health professional of the directory (no patient data, public directory data)."""
 
     __tablename__ = "practitioners"
+    # covers what the search reads of each candidate (no table row: they are wide)
+    __table_args__ = (
+        Index(
+            "ix_practitioners_search",
+            "id",
+            "specialty_code",
+            "national_id",
+            "sas_participation",
+            "refuses_public_display",
+            "refuses_pro_display",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     national_id: Mapped[str] = mapped_column(String(32), unique=True)  # 8+RPPS / 0+ADELI
@@ -151,7 +163,27 @@ class PlaceOfPractice(TimestampMixin, Base):
     """Where a practitioner practises (one directory activity line); geocoded."""
 
     __tablename__ = "places_of_practice"
-    __table_args__ = (Index("ix_places_lat_lon", "lat", "lon"),)
+    # the search's box and department scans, covered (no table row read per place)
+    __table_args__ = (
+        Index(
+            "ix_places_search_box",
+            "lat",
+            "lon",
+            "practitioner_id",
+            "structure_id",
+            "department",
+            "id",
+        ),
+        Index(
+            "ix_places_search_department",
+            "department",
+            "lat",
+            "lon",
+            "practitioner_id",
+            "structure_id",
+            "id",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Stable key of the directory activity, so that re-imports update in place.

@@ -443,8 +443,8 @@ def test_cpts_members_are_collapsed_under_their_cpts_card(app) -> None:  # type:
         s.add(StructureMembership(structure_id=lonely.id, practitioner_id=alone.id))
         s.commit()
         outcome = run()
-        assert outcome.total == 3  # Meilleur, the CPTS card, Isole
-        first, group_card, last = outcome.cards
+        assert outcome.total == 5 and outcome.with_slots == 2  # practitioners, not cards
+        first, group_card, last = outcome.cards  # Meilleur, the CPTS card, Isole
         assert first.hit.national_id == best.national_id
         assert group_card.hit.kind == "structure" and group_card.hit.name == "CPTS Agenais"
         assert group_card.group == ranking.GROUP_SLOTS  # its best member's
@@ -470,14 +470,14 @@ def test_a_cpts_card_shows_its_first_members_and_the_search_lists_them_all(app) 
         assert card.hit.specialty_label == "CPTS — 8 professionnels"
         assert card.members[0].hit.national_id == members[7].national_id  # the one with slots
         assert card.members[0].slots is not None
-        assert outcome.total == 2  # the CPTS card and the outsider
+        assert len(outcome.cards) == 2 and outcome.total == 9  # CPTS card + outsider
         only = run(lat=44.2, lon=0.62, cpts="3000000010")
         assert only.cpts_name == "CPTS Agenais" and only.total == 8
         assert not any(c.members for c in only.cards)  # not grouped again
         assert outsider.national_id not in {c.hit.national_id for c in only.cards}
         assert only.cards[0].hit.national_id == members[7].national_id
         unknown = run(lat=44.2, lon=0.62, cpts="3999")
-        assert unknown.cpts_name is None and unknown.total == 2
+        assert unknown.cpts_name is None and len(unknown.cards) == 2
         assert "CPTS inconnue : tous les résultats sont affichés." in unknown.notices
 
 

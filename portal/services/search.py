@@ -117,7 +117,7 @@ class SearchOutcome:
     radius_km: float = 0.0
     widened_from_km: float | None = None
     cards: list[Card] = field(default_factory=list)
-    total: int = 0
+    total: int = 0  # practitioners and sites found (after filters), not cards
     with_slots: int = 0
     page: int = 1
     pages: int = 1
@@ -323,10 +323,11 @@ def search(
                 "Le médecin traitant n'exerce pas dans le rayon de recherche ou est inconnu "
                 "de l'annuaire."
             )
-    outcome.total = len(ranked)
+    # practitioners and sites, like ``with_slots`` (a CPTS card stands for several)
+    outcome.total = len(final.filtered.kept)
     outcome.with_slots = len(final.filtered.with_slots)
     size = max(1, request.page_size)
-    outcome.pages = max(1, math.ceil(outcome.total / size))
+    outcome.pages = max(1, math.ceil(len(ranked) / size))
     outcome.page = min(max(1, request.page), outcome.pages)
     page = ranked.cards(session, (outcome.page - 1) * size, outcome.page * size)
     outcome.cards = card_slots(
