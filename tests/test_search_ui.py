@@ -319,6 +319,42 @@ def test_live_endpoint_answers_out_of_band_calendars(  # type: ignore[no-untyped
     assert "fake.example/rdv" not in filtered
 
 
+class PublicEditor:
+    @hookimpl
+    def fetch_slots(self, query, config):  # type: ignore[no-untyped-def]
+        return [
+            Slot(
+                source="fake",
+                id=f"{t.national_id}-{kind}",
+                practitioner=t.national_id,
+                start=query.start + timedelta(hours=2),
+                end=query.start + timedelta(hours=2, minutes=20),
+                visibility=(kind,),
+                booking_url=f"https://fake.example/{kind}",
+            )
+            for t in query.targets
+            if t.source == "fake"
+            for kind in ("public", "sas")
+        ] or None
+
+
+def test_live_refresh_hides_the_kinds_a_practitioner_refuses_to_display(  # type: ignore[no-untyped-def]
+    regulator_client, app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        s = db.session()
+        p = add_practitioner(s, family_name="Discret")
+        p.refuses_public_display = True
+        s.add(ConnectorBinding(source="fake", practitioner_id=p.id, upstream_ids={}))
+        s.commit()
+        national_id = p.national_id
+    pm = make_plugin_manager(load_entry_points=False, plugins={"fake": PublicEditor()})
+    monkeypatch.setattr("portal.views.search.plugins.manager", lambda: pm)
+    body = regulator_client.get(f"/recherche/creneaux?ids={national_id}").get_data(as_text=True)
+    assert 'href="https://fake.example/sas"' in body  # as on the first paint
+    assert "fake.example/public" not in body
+
+
 def test_live_endpoint_is_protected(app) -> None:  # type: ignore[no-untyped-def]
     anonymous = app.test_client().get("/recherche/creneaux?ids=810000000001")
     assert anonymous.status_code == 302 and "/connexion" in anonymous.headers["Location"]

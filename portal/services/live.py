@@ -22,6 +22,7 @@ from portal.domain import Slot
 from portal.models import PlaceOfPractice, Practitioner, Structure
 from portal.services import calendar, slot_cache, slots
 from portal.services.search import CardSlots
+from portal.services.search_candidates import REGULATOR_KINDS
 from portal.services.slots import SourceStatus
 
 __all__ = ["MAX_IDS", "SlotFilter", "refresh_cards", "source_problem"]
@@ -74,10 +75,13 @@ class SlotFilter:
             low, high = WINDOWS[within]
             self.window = (now + timedelta(hours=low), now + timedelta(hours=high))
 
-    def keep(self, slot: Slot) -> bool:
+    def keep(self, slot: Slot, refused: frozenset[str] = frozenset()) -> bool:
+        """Whether ``slot`` passes; ``refused``: kinds its practitioner refuses to display
+        (public, pro), hidden whatever the filters (as on the first paint)."""
         if self.modalities and not self.modalities.intersection(slot.modalities):
             return False
-        if self.kinds and not self.kinds.intersection(slot.visibility):
+        shown = (self.kinds or frozenset(REGULATOR_KINDS)) - refused
+        if not shown.intersection(slot.visibility):
             return False
         if self.window is not None:
             low, high = self.window
@@ -88,16 +92,21 @@ class SlotFilter:
 
 def _rows(
     session: Session, ids: Sequence[str]
-) -> tuple[dict[int, str], dict[int, str], dict[str, str | None]]:
-    """Practitioner and structure rows of ``ids``, and the department of each id."""
-    practitioners = {
-        row_id: nid
-        for row_id, nid in session.execute(
-            select(Practitioner.id, Practitioner.national_id).where(
-                Practitioner.national_id.in_(ids)
-            )
-        )
-    }
+) -> tuple[dict[int, str], dict[int, str], dict[str, str | None], dict[str, frozenset[str]]]:
+    """Practitioner and structure rows of ``ids``, the department of each id, and the slot
+    kinds each practitioner refuses to display."""
+    practitioners: dict[int, str] = {}
+    refused: dict[str, frozenset[str]] = {}
+    for row_id, nid, no_public, no_pro in session.execute(
+        select(
+            Practitioner.id,
+            Practitioner.national_id,
+            Practitioner.refuses_public_display,
+            Practitioner.refuses_pro_display,
+        ).where(Practitioner.national_id.in_(ids))
+    ):
+        practitioners[row_id] = nid
+        refused[nid] = frozenset(k for k, no in (("public", no_public), ("pro", no_pro)) if no)
     structures = {
         row_id: nid
         for row_id, nid in session.execute(
@@ -124,7 +133,7 @@ def _rows(
         ):
             if owner is not None:
                 departments.setdefault(structures[owner], department)
-    return practitioners, structures, departments
+    return practitioners, structures, departments, refused
 
 
 def refresh_cards(
@@ -146,7 +155,7 @@ def refresh_cards(
     ids = list(dict.fromkeys(i for i in national_ids if i))[:MAX_IDS]
     if not ids:
         return {}, {}
-    practitioners, structures, departments = _rows(session, ids)
+    practitioners, structures, departments, refused = _rows(session, ids)
     targets = slots.bound_targets(
         session, practitioner_ids=list(practitioners), structure_ids=list(structures)
     )
@@ -163,7 +172,8 @@ def refresh_cards(
         found = cached.get(national_id)
         if found is None or national_id not in known:
             continue
-        kept = [s for s in found.slots if slot_filter is None or slot_filter.keep(s)]
+        hidden = refused.get(national_id, frozenset())
+        kept = [s for s in found.slots if (slot_filter or SlotFilter()).keep(s, hidden)]
         cards[national_id] = CardSlots(
             calendar=calendar.three_days(
                 kept, department=departments.get(national_id), now=shown_now

@@ -93,7 +93,7 @@ def rank(
     Equal distances are ordered by name: ``names`` gives the names of the tied
     candidates only (they are not read for the others)."""
     if not by_distance:
-        return sorted(entries, key=lambda e: (e.group, shuffle_key(seed, e.national_id)))
+        return sorted(entries, key=lambda e: (e.group, shuffle_key(seed, e.candidate.national_id)))
     ordered = sorted(entries, key=lambda e: (e.group, e.candidate.distance_km))
     keys = [(e.group, e.candidate.distance_km) for e in ordered]
     tied = [

@@ -235,9 +235,14 @@ def apply_filters(
     exempt = set(exempt)
     labels = filter_labels(filters)
     alive: dict[str, list[SlotFact]] = {}
+    shown_for: dict[tuple[bool, bool], frozenset[str]] = {}  # by (refuses public, pro)
     for national_id, candidate in candidates.items():
-        shown = candidate.visible_kinds(filters.kinds)
-        alive[national_id] = [f for f in facts.get(national_id, ()) if f.visibility & shown]
+        refusals = (candidate.refuses_public, candidate.refuses_pro)
+        shown = shown_for.get(refusals)
+        if shown is None:
+            shown = shown_for[refusals] = candidate.visible_kinds(filters.kinds)
+        found = facts.get(national_id)
+        alive[national_id] = [f for f in found if f.visibility & shown] if found else []
     result = Filtered()
 
     def cut(key: str, keep: Any) -> None:
