@@ -11,18 +11,18 @@ slots, which the card marks as possibly stale.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pluggy
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import Slot
 from portal.models import PlaceOfPractice, Practitioner, Structure
 from portal.services import calendar, slot_cache, slots
 from portal.services.search import CardSlots
-from portal.services.search_candidates import REGULATOR_KINDS
+from portal.services.search_candidates import refused_kinds
+from portal.services.search_filters import SlotFilter
 from portal.services.slots import SourceStatus
 
 __all__ = ["MAX_IDS", "SlotFilter", "refresh_cards", "source_problem"]
@@ -40,54 +40,10 @@ PROBLEMS = {
     "absent": "connecteur non chargé",
 }
 
-#: hours from now of the "available within" windows
-WINDOWS = {
-    "0-4": (0, 4),
-    "4-8": (4, 8),
-    "8-12": (8, 12),
-    "12-24": (12, 24),
-    "24-48": (24, 48),
-    "48-72": (48, 72),
-}
-
 
 def source_problem(status: SourceStatus) -> str | None:
     """``"délai dépassé"``, ``"en échec"``… for a source that did not answer fresh."""
     return None if status.ok else PROBLEMS.get(status.state, status.state)
-
-
-class SlotFilter:
-    """The slot-level filters of a search (modalities, slot kinds, availability window)."""
-
-    def __init__(
-        self,
-        *,
-        modalities: Iterable[str] = (),
-        kinds: Iterable[str] = (),
-        within: str = "",
-        now: datetime | None = None,
-    ) -> None:
-        self.modalities = frozenset(m for m in modalities if m)
-        self.kinds = frozenset(k for k in kinds if k)
-        self.window: tuple[datetime, datetime] | None = None
-        if within in WINDOWS:
-            now = now or datetime.now(UTC)
-            low, high = WINDOWS[within]
-            self.window = (now + timedelta(hours=low), now + timedelta(hours=high))
-
-    def keep(self, slot: Slot, refused: frozenset[str] = frozenset()) -> bool:
-        """Whether ``slot`` passes; ``refused``: kinds its practitioner refuses to display
-        (public, pro), hidden whatever the filters (as on the first paint)."""
-        if self.modalities and not self.modalities.intersection(slot.modalities):
-            return False
-        shown = (self.kinds or frozenset(REGULATOR_KINDS)) - refused
-        if not shown.intersection(slot.visibility):
-            return False
-        if self.window is not None:
-            low, high = self.window
-            if not (low <= slot.start < high):
-                return False
-        return True
 
 
 def _rows(
@@ -106,7 +62,7 @@ def _rows(
         ).where(Practitioner.national_id.in_(ids))
     ):
         practitioners[row_id] = nid
-        refused[nid] = frozenset(k for k, no in (("public", no_public), ("pro", no_pro)) if no)
+        refused[nid] = refused_kinds(no_public, no_pro)
     structures = {
         row_id: nid
         for row_id, nid in session.execute(
@@ -168,12 +124,13 @@ def refresh_cards(
     cached = slot_cache.cached_slots(session, ids, start, end)
     known = set(practitioners.values()) | set(structures.values())
     cards: dict[str, CardSlots] = {}
+    shown = slot_filter or SlotFilter()
     for national_id in ids:
         found = cached.get(national_id)
         if found is None or national_id not in known:
             continue
         hidden = refused.get(national_id, frozenset())
-        kept = [s for s in found.slots if (slot_filter or SlotFilter()).keep(s, hidden)]
+        kept = [s for s in found.slots if shown.keep(s, hidden)]
         cards[national_id] = CardSlots(
             calendar=calendar.three_days(
                 kept, department=departments.get(national_id), now=shown_now

@@ -76,14 +76,19 @@ class Candidate(NamedTuple):
     haystack: str = ""  # folded names, specialty, place and structure names (when asked)
     hit: Hit | None = None
 
+    @property
+    def refused_kinds(self) -> frozenset[str]:
+        """The slot kinds this practitioner refuses to display to regulators."""
+        return refused_kinds(self.refuses_public, self.refuses_pro)
+
     def visible_kinds(self, kinds: Sequence[str]) -> frozenset[str]:
         """The slot kinds shown for this practitioner: asked kinds minus refused displays."""
-        shown = set(kinds or REGULATOR_KINDS)
-        if self.refuses_public:
-            shown.discard("public")
-        if self.refuses_pro:
-            shown.discard("pro")
-        return frozenset(shown)
+        return frozenset(kinds or REGULATOR_KINDS) - self.refused_kinds
+
+
+def refused_kinds(refuses_public: bool, refuses_pro: bool) -> frozenset[str]:
+    """The slot kinds hidden by a practitioner's refusals to display (public, pro)."""
+    return frozenset(k for k, no in (("public", refuses_public), ("pro", refuses_pro)) if no)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,10 @@ from sqlalchemy import String, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from portal.domain import Slot
 from portal.models import CachedSlot, ConnectorState, SlotFetch, SlotSummary
-from portal.services.search_candidates import MAX_LISTED_IDS, Candidate
+from portal.services.search_candidates import MAX_LISTED_IDS, REGULATOR_KINDS, Candidate
+from portal.services.slot_cache import OWNER_KINDS, killed_sources
 
 WITHIN = {
     "0-4": (0, 4),
@@ -68,10 +70,6 @@ def within_bounds(within: str, now: datetime) -> tuple[datetime | None, datetime
 MAX_BOUND_IDS = 30_000
 #: Separators of a slot digest: ``"<modalities>|<visibility>;…"`` (JSON lists, ``*``: unsaid).
 _COMBO, _PART, _UNSAID = ";", "|", "*"
-
-
-def killed_sources(session: Session) -> list[str]:
-    return list(session.scalars(select(ConnectorState.source).where(ConnectorState.killed)))
 
 
 def _combo(modalities: Any, visibility: Any) -> Any:
@@ -139,48 +137,51 @@ def slot_facts(
     bounds = within_bounds(within, now)
     parser = _Parser()
     facts: dict[str, list[SlotFact]] = defaultdict(list)
-    for kind in ("practitioner", "structure"):
+
+    def read(table: Any, owner: Any, chunk: list[str], *where: Any, in_window: bool) -> None:
+        """One digest per owner of ``table`` (summaries or slots) matching ``where``."""
+        query = (
+            select(
+                owner, func.aggregate_strings(_combo(table.modalities, table.visibility), _COMBO)
+            )
+            .where(_owners_in(owner, chunk, dialect), *where)
+            .group_by(owner)
+        )
+        if killed:
+            query = query.where(table.source.not_in(killed))
+        for national_id, digest in session.execute(query):
+            facts[national_id].extend(parser.digest(digest, in_window))
+
+    for kind in OWNER_KINDS:
         ids = [n for n, c in candidates.items() if c.kind == kind]
         for start in range(0, len(ids), MAX_BOUND_IDS):
             chunk = ids[start : start + MAX_BOUND_IDS]
-            combos = _combo(SlotSummary.modalities, SlotSummary.visibility)
-            summaries = (
-                select(SlotSummary.owner, func.aggregate_strings(combos, _COMBO))
-                .where(
-                    _owners_in(SlotSummary.owner, chunk, dialect),
-                    SlotSummary.last_end > now,
-                    SlotSummary.first_start < until,
-                )
-                .group_by(SlotSummary.owner)
-            )
-            if killed:
-                summaries = summaries.where(SlotSummary.source.not_in(killed))
-            for owner, digest in session.execute(summaries):
-                facts[owner].extend(parser.digest(digest, not windowed))
-            if bounds is None:
-                continue
-            low, high = bounds
-            owner_column = getattr(CachedSlot, kind)
-            window = (
-                select(
-                    owner_column,
-                    func.aggregate_strings(
-                        _combo(CachedSlot.modalities, CachedSlot.visibility), _COMBO
-                    ),
-                )
-                .where(
-                    _owners_in(owner_column, chunk, dialect),
+            summary = (SlotSummary.last_end > now, SlotSummary.first_start < until)
+            read(SlotSummary, SlotSummary.owner, chunk, *summary, in_window=not windowed)
+            if bounds is not None:
+                low, high = bounds
+                window = (
                     CachedSlot.start >= (low if low is not None else now - timedelta(hours=12)),
                     CachedSlot.start < high,
                     CachedSlot.end > now,
                 )
-                .group_by(owner_column)
-            )
-            if killed:
-                window = window.where(CachedSlot.source.not_in(killed))
-            for owner, digest in session.execute(window):
-                facts[owner].extend(parser.digest(digest, True))
+                read(CachedSlot, getattr(CachedSlot, kind), chunk, *window, in_window=True)
     return facts
+
+
+class SlotFilter:
+    """Which slots of a card are shown: regulator-visible kinds (the asked ones, minus those
+    the practitioner refuses to display) and, when asked, the chosen modalities. Used by
+    the first paint and the live refresh alike."""
+
+    def __init__(self, *, modalities: Iterable[str] = (), kinds: Iterable[str] = ()) -> None:
+        self.modalities = frozenset(m for m in modalities if m)
+        self.kinds = frozenset(k for k in kinds if k) or frozenset(REGULATOR_KINDS)
+
+    def keep(self, slot: Slot, refused: frozenset[str] = frozenset()) -> bool:
+        if self.modalities and not self.modalities.intersection(slot.modalities):
+            return False
+        return not (self.kinds - refused).isdisjoint(slot.visibility)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from portal.services import calendar, slot_cache, slots
 from portal.services.ranking import Card, Entry, cpts_card, group_cpts, group_of, rank
 from portal.services.search_candidates import Candidate, cpts_of, hits_for
+from portal.services.search_filters import SlotFilter
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,7 @@ def card_slots(
     everyone = [m for card in cards for m in (card.members or (card,))]
     start, end = slots.window(now)
     cached = slot_cache.cached_slots(session, [c.hit.national_id for c in everyone], start, end)
-    wanted = set(modalities)
+    shown = SlotFilter(modalities=modalities, kinds=kinds)
 
     def with_slots(card: Card) -> Card:
         if card.members:
@@ -140,12 +141,8 @@ def card_slots(
         found = cached.get(card.hit.national_id)
         if found is None:
             return replace(card, hit=hit)
-        shown = candidate.visible_kinds(kinds)
-        visible = [
-            s
-            for s in found.slots
-            if set(s.visibility) & shown and (not wanted or set(s.modalities) & wanted)
-        ]
+        refused = candidate.refused_kinds
+        visible = [s for s in found.slots if shown.keep(s, refused)]
         view = CardSlots(
             calendar=calendar.three_days(visible, department=hit.department, now=now),
             age=calendar.age_label(found.fetched_at, now),
