@@ -50,7 +50,7 @@ KIND_WEIGHTS = {"adresse": 5, "carte": 3, "commune": 7, "departement": 5}
 WINDOWS = ("0-4", "4-8", "8-12", "12-24", "24-48", "48-72")
 TARGET_P95_MS = 150.0
 #: The throwaway cluster's planner settings: those recommended for SSD storage (README,
-#: "PostgreSQL"); with the default random_page_cost (4, spinning disks) the planner
+#: "Serving it"); with the default random_page_cost (4, spinning disks) the planner
 #: prefers hash joins over sequential scans of the directory (p95 +10 %).
 PG_SETTINGS = {"random_page_cost": "1.1"}
 WARMUP = 5
