@@ -179,9 +179,9 @@ class SlotFilter:
         self.kinds = frozenset(k for k in kinds if k) or frozenset(REGULATOR_KINDS)
 
     def keep(self, slot: Slot, refused: frozenset[str] = frozenset()) -> bool:
-        if self.modalities and not self.modalities.intersection(slot.modalities):
+        if self.modalities and self.modalities.isdisjoint(slot.modalities):
             return False
-        return not (self.kinds - refused).isdisjoint(slot.visibility)
+        return any(k in self.kinds and k not in refused for k in slot.visibility)
 
 
 @dataclass(frozen=True, slots=True)
