@@ -3,9 +3,10 @@
 #   make venv         .venv with the project and its test extras (re-installs when pyproject.toml changes)
 #   make chromium     Debian's Chromium for the browser tests (never `playwright install`)
 #   make postgres-bin PostgreSQL server binaries for the throwaway test cluster
-#   make test         ruff + pytest (PYTEST_ARGS="-k search -x" to pass options)
+#   make test         ruff + import contracts + mypy + pytest (PYTEST_ARGS="-k search -x" to pass options)
 #   make demo         the portal with demo data on http://127.0.0.1:5000
-#   make lint | clean
+#   make lint         ruff, the import contracts (lint-imports), mypy
+#   make clean
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -63,11 +64,13 @@ postgres-bin:
 
 test: venv chromium postgres-bin
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 demo: venv

@@ -3,12 +3,19 @@
 Plugin authors need one import::
 
     from portal import hookimpl, Slot, SlotQuery, ConnectorInfo
+
+That import stays light: it loads the contract (``hookspecs``, ``portal.domain``,
+``portal.errors``) and neither Flask, SQLAlchemy nor the models. ``create_app`` is
+resolved on first access (``portal.create_app``), so the web application is loaded only
+by those who ask for it.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from hookspecs import hookimpl
-from portal.app import create_app
 from portal.domain import (
     Address,
     Booking,
@@ -48,3 +55,11 @@ __all__ = [
     "create_app",
     "hookimpl",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The application factory is loaded on first use (PEP 562): a plugin's
+    # ``from portal import hookimpl`` must not import Flask and the models.
+    if name == "create_app":
+        return importlib.import_module("portal.app").create_app
+    raise AttributeError(f"module 'portal' has no attribute {name!r}")

@@ -8,18 +8,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pluggy
 from flask import Flask, redirect, url_for
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from portal import db, gcpause, plugins, security
-from portal.auth import guard
-from portal.auth import session as auth_session
+from portal import db
 from portal.config import instance_path_from_env, load_config
 from portal.permissions import home_endpoint
-from portal.services.calendar import MODALITY_LABELS
+from portal.slots.calendar import MODALITY_LABELS
+from portal.web import gcpause, guard, security
+from portal.web import plugins as app_plugins
+from portal.web import session as auth_session
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +46,18 @@ htmx = HTMX()
 csrf = CSRFProtect()
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(
+    test_config: Mapping[str, Any] | None = None,
+    *,
+    plugin_manager: pluggy.PluginManager | None = None,
+) -> Flask:
     """Build the portal application.
 
     :param test_config: overrides applied last (tests); every configuration
         key can also come from the instance file or a ``SAS_PORTAL_<KEY>``
         environment variable.
+    :param plugin_manager: the connectors to use instead of the installed entry
+        points (tests inject a fresh manager with their own plugins).
     """
     app = Flask(
         __name__,
@@ -64,7 +72,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     security.init_app(app)  # first: request ids and error pages for everything after
     db.init_app(app)
-    plugins.init_app(app)
+    app_plugins.init_app(app, plugin_manager)
     guard.init_app(app)
     htmx.init_app(app)
     csrf.init_app(app)
@@ -99,7 +107,8 @@ def warm_up(app: Flask) -> None:
     built, before serving (``portal.wsgi``, ``sas-portal demo``); with a pre-forking
     server, before the fork, which also keeps the frozen pages shared.
     """
-    from portal.services import geo, reference
+    from portal.reference import geo
+    from portal.reference import terminology as reference
 
     with app.app_context():
         geo.get_index()

@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "CONNECTOR_DEADLINE_S": 7.0,
     # Search
     "SEARCH_PAGE_SIZE": 20,
-    # the cyclic garbage collector runs between requests (portal/gcpause.py)
+    # the cyclic garbage collector runs between requests (portal/web/gcpause.py)
     "GC_BETWEEN_REQUESTS": True,
     "DEFAULT_SPECIALTY": "SM54",
     "TIMEZONE": "Europe/Paris",

@@ -49,6 +49,11 @@ def session() -> Session:
     return g.db_session
 
 
+def session_factory() -> sessionmaker[Session]:
+    """The app's session factory, for threads that outlive the request (no app context)."""
+    return current_app.extensions[EXTENSION_KEY][1]
+
+
 @contextmanager
 def new_session() -> Iterator[Session]:
     """A separate session, for worker threads and jobs."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 ConnectorKind = Literal["editor", "structure", "agenda"]
 Capability = Literal["slots", "booking_redirect", "booking_direct", "accounts", "appointments"]
@@ -170,3 +171,35 @@ class RegulatorAccount:
 def replace(obj: Any, **changes: Any) -> Any:
     """``dataclasses.replace`` re-exported for plugin authors."""
     return dataclasses.replace(obj, **changes)
+
+
+def slot_from_json(data: Mapping[str, Any]) -> Slot:
+    """Inverse of ``Slot.as_json()``."""
+    address = data.get("address")
+    return Slot(
+        source=data["source"],
+        id=data["id"],
+        practitioner=data.get("practitioner"),
+        structure=data.get("structure"),
+        start=datetime.fromisoformat(data["start"]),
+        end=datetime.fromisoformat(data["end"]),
+        modalities=tuple(data.get("modalities") or ()),
+        visibility=tuple(data.get("visibility") or ()),
+        bookable=bool(data.get("bookable", True)),
+        specialties=tuple(data.get("specialties") or ()),
+        reasons=tuple(data.get("reasons") or ()),
+        booking_url=data.get("booking_url"),
+        capacity=int(data.get("capacity") or 1),
+        address=Address(**address) if address else None,
+        cpts=tuple(data.get("cpts") or ()),
+    )
+
+
+def slot_window(
+    now: datetime | None = None, *, days: int = 3, tz: str = "Europe/Paris"
+) -> tuple[datetime, datetime]:
+    """From now to the end of the ``days``-th local day (today, tomorrow, the day after)."""
+    now = now or datetime.now(UTC)
+    local = now.astimezone(ZoneInfo(tz))
+    end_local = (local + timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return now, end_local.astimezone(UTC)

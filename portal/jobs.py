@@ -21,10 +21,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import select
 
-from portal import db, plugins
-from portal.auth.local import ThrottlePolicy, purge_throttles
+from portal import db, lease, plugins
+from portal.identity.local import ThrottlePolicy, purge_throttles
 from portal.models import ConnectorBinding
-from portal.services import lease, slot_cache, slots
+from portal.slots import aggregation as slots
+from portal.slots import cache as slot_cache
+from portal.web import plugins as app_plugins
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ class PortalScheduler:
             start, end = slots.window(days=int(self.app.config.get("SLOT_WINDOW_DAYS", 3)))
             report = slots.refresh_all(
                 session,
-                plugins.manager(),
+                app_plugins.manager(),
                 targets,
                 start,
                 end,
@@ -94,7 +96,7 @@ class PortalScheduler:
             sources = sorted(db.session().scalars(select(ConnectorBinding.source).distinct()))
             intervals = {
                 info.name: info.refresh_interval_s
-                for info in plugins.connector_infos(plugins.manager())
+                for info in plugins.connector_infos(app_plugins.manager())
             }
         now = datetime.now(UTC)
         for i, source in enumerate(sources):

@@ -489,7 +489,7 @@ class LoginThrottle(Base):
 class LrmHit(Base):
     """One LRM contextual link followed (INT_L01), for the statistics.
 
-    Only how each parameter was given (``PARAM_STATUSES`` of ``portal.services.lrm``) is
+    Only how each parameter was given (``PARAM_STATUSES`` of ``portal.search.lrm``) is
     kept, never its value: the practitioner, city and street describe a patient.
     """
 

@@ -17,13 +17,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pluggy
-from flask import Flask, current_app
 
 import hookspecs
 from portal.domain import DEFAULT_DEADLINE_S, ConnectorInfo
 from portal.errors import ConnectorTimeout
 
-EXTENSION_KEY = "sas_portal.plugins"
 K = TypeVar("K")
 
 
@@ -50,15 +48,6 @@ def make_plugin_manager(
             pm.register(plugin, name=name)
     pm.check_pending()
     return pm
-
-
-def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION_KEY] = make_plugin_manager(disabled=app.config["DISABLED_CONNECTORS"])
-
-
-def manager() -> pluggy.PluginManager:
-    """The current app's plugin manager."""
-    return current_app.extensions[EXTENSION_KEY]
 
 
 def connector_infos(pm: pluggy.PluginManager) -> list[ConnectorInfo]:

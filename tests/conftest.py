@@ -22,8 +22,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from portal import create_app, migrate, plugins
 from portal.db import make_engine
-from portal.testing.browser import launch_kwargs
-from portal.testing.pgcluster import PgCluster, find_pg_bin, postgres_required
+from portal.devtools.browser import launch_kwargs
+from portal.devtools.pgcluster import PgCluster, find_pg_bin, postgres_required
 
 
 def _backends() -> list[str]:

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from portal.models import PlaceOfPractice, Practitioner, User, UserRole
-from portal.services import geo
+from portal.reference import geo
 
 _ids = itertools.count(1)
 

@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal import RegulatorAccount, Unavailable, db, hookimpl
+from portal.directory import territories
+from portal.identity import provisioning
 from portal.models import (
     AuditEvent,
     PasswordResetToken,
@@ -20,8 +22,8 @@ from portal.models import (
     User,
     UserRole,
 )
-from portal.plugins import EXTENSION_KEY, make_plugin_manager
-from portal.services import accounts, territories
+from portal.plugins import make_plugin_manager
+from portal.web.plugins import EXTENSION_KEY
 from tests.factories import add_practitioner, add_user, login
 
 IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
@@ -447,8 +449,8 @@ def test_a_regulator_without_national_id_is_pushed_with_a_stable_technical_id(
     with app.app_context():
         user = db.session().get(User, world["reg92"])
         assert user is not None
-        first = accounts.regulator_account(user, active=False)
-        assert first == accounts.regulator_account(user, active=False)
+        first = provisioning.regulator_account(user, active=False)
+        assert first == provisioning.regulator_account(user, active=False)
     assert first.identifier_system == SAS_TECHNICAL and len(first.identifier_value) == 36
     admin = as_user(app, world["admin"])
     admin.post(f"/admin/comptes/{world['reg92']}/desactivation")

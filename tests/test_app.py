@@ -120,7 +120,7 @@ def test_wsgi_entry_point_serves_a_warmed_up_app(
     import importlib
     import sys
 
-    from portal.services import geo
+    from portal.reference import geo
 
     monkeypatch.setenv("SAS_PORTAL_INSTANCE_PATH", str(tmp_path / "i"))
     sys.modules.pop("portal.wsgi", None)

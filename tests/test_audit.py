@@ -17,10 +17,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from portal import db
+from portal import audit, db
+from portal.audit import AuditFilter, AuditTrailIsAppendOnly
 from portal.models import AuditEvent, User, UserRole
-from portal.services import audit
-from portal.services.audit import AuditFilter, AuditTrailIsAppendOnly
 from tests.factories import add_practitioner, add_user
 from tests.test_security import (  # noqa: F401  (live_app is a fixture)
     CSP_RECORDER,
@@ -72,16 +71,18 @@ def listed(app: Flask, **filters: Any) -> list[str]:
 
 
 def test_record_takes_ip_and_request_id_from_the_request(app: Flask) -> None:
-    with app.test_request_context("/", environ_base={"REMOTE_ADDR": "192.0.2.7"}):
+    with app.test_request_context("/healthz", environ_base={"REMOTE_ADDR": "192.0.2.7"}):
         from flask import g
 
-        g.request_id = "abcdef123456"
+        app.preprocess_request()  # the web layer tells the audit who is asking
         event = audit.record(db.session(), "logout", actor="3")
         db.session().commit()
-        assert (event.ip, event.request_id) == ("192.0.2.7", "abcdef123456")
+        assert (event.ip, event.request_id) == ("192.0.2.7", g.request_id)
         explicit = audit.record(db.session(), "logout", actor="3", ip="198.51.100.1")
         assert explicit.ip == "198.51.100.1"
         db.session().rollback()
+    # once the request is torn down, nothing of it leaks into later records
+    assert audit.REQUEST_ORIGIN.get() is None
 
 
 # --- append-only ------------------------------------------------------------------
@@ -394,7 +395,7 @@ def test_empty_search_is_not_audited(app: Flask, regulator_client: FlaskClient) 
 
 @pytest.fixture
 def audit_server(live_app: Flask) -> Iterator[tuple[str, dict[str, str]]]:  # noqa: F811
-    from portal.testing.browser import LiveServer
+    from portal.devtools.browser import LiveServer
 
     with live_app.app_context():
         s = db.session()

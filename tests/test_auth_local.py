@@ -23,9 +23,9 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from portal import db
-from portal.auth import local, throttle
-from portal.auth.qr import qr_svg
 from portal.db import EXTENSION_KEY
+from portal.identity import local, throttle
+from portal.identity.qr import qr_svg
 from portal.models import AuditEvent, LoginThrottle, PasswordResetToken, User, utcnow
 from tests.conftest import make_test_app
 from tests.factories import add_user

@@ -1,7 +1,7 @@
 """Pro Santé Connect login against a real OpenID Connect provider on loopback.
 
 The portal side goes through Flask's test client; the provider side is real
-HTTP (``httpx``) to :class:`portal.testing.oidc.LocalProvider`. The provider
+HTTP (``httpx``) to :class:`portal.devtools.oidc.LocalProvider`. The provider
 checks neither PKCE nor ``acr_values``: those are asserted on the requests the
 portal sends.
 """
@@ -25,14 +25,17 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from portal import db, demo_identities, hookimpl, plugins
-from portal.auth import psc
-from portal.auth.psc_client import ProviderClient
+from portal import db, hookimpl
+from portal.devtools import demo_identities
+from portal.devtools.demo_directory import generate_demo_directory
+from portal.devtools.oidc import LocalProvider, ProviderUser, psc_claims
+from portal.directory import territories
 from portal.errors import Unavailable
+from portal.identity import provisioning
+from portal.identity.psc import ProviderClient
 from portal.models import AuditEvent, Practitioner, User
-from portal.services import territories
-from portal.services.demo_directory import generate_demo_directory
-from portal.testing.oidc import LocalProvider, ProviderUser, psc_claims
+from portal.web import plugins as app_plugins
+from portal.web import psc
 from tests.factories import add_user
 
 REGULATOR_ID = "810000000471"
@@ -424,7 +427,9 @@ def signed_userinfo_client(app: Flask) -> tuple[RSAKey, ProviderClient]:
         lambda request: httpx.Response(200, json=jwks if request.url.path == "/certs" else meta)
     )
     app.config.update(PSC_ISSUER="https://psc.example", PSC_CLIENT_ID="portail")
-    return key, ProviderClient(psc.Settings.from_config(app.config))
+    return key, ProviderClient(
+        psc.Settings.from_config(app.config), transport=app.extensions[psc.TRANSPORT_KEY]
+    )
 
 
 def test_signed_userinfo_is_verified_with_the_provider_keys(app: Flask) -> None:
@@ -478,11 +483,12 @@ def test_regulator_login_provisions_the_editors_and_survives_a_failing_one(
     psc_app: Flask,
 ) -> None:
     editor = AccountsEditor()
-    pm = psc_app.extensions[plugins.EXTENSION_KEY]
+    pm = psc_app.extensions[app_plugins.EXTENSION_KEY]
     pm.register(editor, name="test-editor")
     pm.register(BrokenEditor(), name="test-broken")
     response = psc_login(psc_app.test_client(), "reg-47", LRM_LINK)
     assert response.headers["Location"] == LRM_LINK  # the failure did not block the login
+    provisioning.wait_for_background()  # the push runs after the response
     (account,) = editor.accounts
     assert account.identifier_system == "urn:oid:1.2.250.1.71.4.2.1"
     assert account.identifier_value == REGULATOR_ID
@@ -494,13 +500,14 @@ def test_regulator_login_provisions_the_editors_and_survives_a_failing_one(
 
 def test_non_regulators_are_not_provisioned(psc_app: Flask) -> None:
     editor = AccountsEditor()
-    psc_app.extensions[plugins.EXTENSION_KEY].register(editor, name="test-editor")
+    psc_app.extensions[app_plugins.EXTENSION_KEY].register(editor, name="test-editor")
     with psc_app.app_context():
         session = db.session()
         user = session.scalars(select(User).where(User.national_id == REGULATOR_ID)).one()
         user.roles[0].role = "administrateur"
         session.commit()
     psc_login(psc_app.test_client(), "reg-47")
+    provisioning.wait_for_background()
     assert editor.accounts == []
 
 

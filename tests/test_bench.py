@@ -10,8 +10,8 @@ import re
 
 from click.testing import CliRunner, Result
 
-from portal.bench.ingest import BATCH_SLOTS, finess, generate_bundle, rpps
 from portal.commands.bench import bench_cli, ms, number
+from portal.devtools.bench.ingest import BATCH_SLOTS, finess, generate_bundle, rpps
 from portal.fhir import read_bundle
 from portal.fhir.validation import validate
 from portal.fhir.validation.identifiers import luhn_ok

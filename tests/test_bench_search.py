@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal import db, migrate
-from portal.bench import dataset
-from portal.bench import search as search_bench
 from portal.commands.bench import bench_cli
+from portal.devtools.bench import dataset
+from portal.devtools.bench import search as search_bench
+from portal.domain import slot_from_json
 from portal.models import CachedSlot, PlaceOfPractice, Practitioner, SlotFetch
-from portal.services import geo
-from portal.services.slot_json import slot_from_json
+from portal.reference import geo
 
 FIGURE = r"[\d\u00a0 ]+(,\d)?"
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from portal import db, migrate
-from portal.testing.browser import LiveServer
+from portal.devtools.browser import LiveServer
 from tests.conftest import make_test_app
 from tests.factories import add_practitioner, add_user, session_cookie
 

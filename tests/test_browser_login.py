@@ -13,8 +13,8 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from portal import db, migrate
-from portal.testing.browser import LiveServer
-from portal.testing.oidc import LocalProvider, ProviderUser, psc_claims
+from portal.devtools.browser import LiveServer
+from portal.devtools.oidc import LocalProvider, ProviderUser, psc_claims
 from tests.conftest import make_test_app
 from tests.factories import add_practitioner, add_user
 

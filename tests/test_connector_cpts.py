@@ -263,7 +263,7 @@ WINDOW = SlotQuery(
 @pytest.fixture
 def sandbox() -> Iterator[Any]:
     from connectors.cpts.sandbox import make_sandbox
-    from portal.fhir.sandbox import PractitionerInfo
+    from portal.testing.sandbox import PractitionerInfo
 
     members = {
         national_id: PractitionerInfo("Fictif", "Test", city="Agen", postal_code="47000", cpts=c)
@@ -298,7 +298,7 @@ def test_sandbox_slots_carry_practitioner_and_cpts_within_the_window(sandbox: An
     ],
 )
 def test_sandbox_faults(sandbox: Any, mode: str, error: type[ConnectorError]) -> None:
-    from portal.fhir.sandbox import Behaviour
+    from portal.testing.sandbox import Behaviour
 
     sandbox.behaviour = Behaviour(mode=mode)  # type: ignore[arg-type]
     began = time.monotonic()
@@ -311,7 +311,7 @@ def test_sandbox_faults(sandbox: Any, mode: str, error: type[ConnectorError]) ->
 
 
 def test_sandbox_malformed_keeps_the_good_slots(sandbox: Any) -> None:
-    from portal.fhir.sandbox import Behaviour
+    from portal.testing.sandbox import Behaviour
 
     cfg = {**CONFIG, "base_url": sandbox.url}
     good = plugin.fetch_slots(WINDOW, cfg)

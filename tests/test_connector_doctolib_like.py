@@ -2,7 +2,7 @@
 
 Unit tests inject ``httpx.MockTransport`` (exact requests, status mapping);
 integration tests run the editor sandbox on loopback. The shared HTTP helpers
-(``portal/fhir/http.py``: status table, mTLS, batching) are tested here too.
+(``portal/kit/http.py``: status table, mTLS, batching) are tested here too.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from portal import (
     Unavailable,
     UpstreamRejected,
 )
-from portal.fhir import http as fhir_http
+from portal.kit import http as fhir_http
 
 IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
 START = datetime(2024, 6, 12, 14, 20, tzinfo=UTC)  # 16:20 in Paris (summer time)
@@ -746,7 +746,9 @@ ALLOWED_PROJECT_MODULES = {
     "portal.domain",
     "portal.errors",
     "portal.fhir",
-    "portal.fhir.http",
+    "portal.identifiers",
+    "portal.kit",
+    "portal.kit.http",
     "portal.fhir.reader",
     "portal.fhir.references",
     "portal.fhir.validation",
@@ -866,7 +868,7 @@ def test_sandbox_booking_redirect_reaches_the_booking_page_with_origin(sandbox: 
 
 
 def test_sandbox_error_is_unavailable_with_diagnostics(sandbox: Any) -> None:
-    from portal.fhir.sandbox import Behaviour
+    from portal.testing.sandbox import Behaviour
 
     sandbox.behaviour = Behaviour(mode="error")
     with pytest.raises(Unavailable) as info:
@@ -877,7 +879,7 @@ def test_sandbox_error_is_unavailable_with_diagnostics(sandbox: Any) -> None:
 
 
 def test_sandbox_timeout_is_a_connector_timeout_within_the_configured_delay(sandbox: Any) -> None:
-    from portal.fhir.sandbox import Behaviour
+    from portal.testing.sandbox import Behaviour
 
     sandbox.behaviour = Behaviour(mode="timeout")
     began = time.monotonic()
@@ -887,7 +889,7 @@ def test_sandbox_timeout_is_a_connector_timeout_within_the_configured_delay(sand
 
 
 def test_sandbox_auth_refusal_is_an_auth_error(sandbox: Any) -> None:
-    from portal.fhir.sandbox import Behaviour
+    from portal.testing.sandbox import Behaviour
 
     sandbox.behaviour = Behaviour(mode="auth")
     with pytest.raises(AuthError, match=SOURCE):
@@ -897,7 +899,7 @@ def test_sandbox_auth_refusal_is_an_auth_error(sandbox: Any) -> None:
 def test_sandbox_malformed_entries_are_skipped_and_the_good_slots_kept(
     sandbox: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from portal.fhir.sandbox import Behaviour
+    from portal.testing.sandbox import Behaviour
 
     good = plugin.fetch_slots(WINDOW, sandbox_config(sandbox))
     sandbox.behaviour = Behaviour(mode="malformed")
@@ -911,7 +913,7 @@ def test_sandbox_malformed_entries_are_skipped_and_the_good_slots_kept(
 
 
 def test_sandbox_garbage_is_malformed(sandbox: Any) -> None:
-    from portal.fhir.sandbox import Behaviour
+    from portal.testing.sandbox import Behaviour
 
     sandbox.behaviour = Behaviour(mode="garbage")
     with pytest.raises(MalformedResponse, match=SOURCE):

@@ -288,7 +288,7 @@ def test_sandbox_booking_redirect_with_origin(sandbox: Any) -> None:
     ],
 )
 def test_sandbox_faults(sandbox: Any, mode: str, error: type[ConnectorError]) -> None:
-    from portal.fhir.sandbox import Behaviour
+    from portal.testing.sandbox import Behaviour
 
     sandbox.behaviour = Behaviour(mode=mode)  # type: ignore[arg-type]
     began = time.monotonic()
@@ -301,7 +301,7 @@ def test_sandbox_faults(sandbox: Any, mode: str, error: type[ConnectorError]) ->
 
 
 def test_sandbox_malformed_keeps_the_good_slots(sandbox: Any) -> None:
-    from portal.fhir.sandbox import Behaviour
+    from portal.testing.sandbox import Behaviour
 
     cfg = {**CONFIG, "base_url": sandbox.url}
     good = plugin.fetch_slots(WINDOW, cfg)

@@ -1,4 +1,4 @@
-"""The fictitious demo directory (``portal.services.demo_directory``)."""
+"""The fictitious demo directory (``portal.devtools.demo_directory``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from portal import create_app, db
+from portal.devtools.demo_directory import (
+    demo_national_id,
+    generate_demo_directory,
+    luhn_check_digit,
+    luhn_valid,
+)
 from portal.models import (
     ConnectorBinding,
     PlaceOfPractice,
@@ -21,14 +27,8 @@ from portal.models import (
     StructureMembership,
     Territory,
 )
-from portal.services.demo_directory import (
-    demo_national_id,
-    generate_demo_directory,
-    luhn_check_digit,
-    luhn_valid,
-)
-from portal.services.geo import distance_km, get_index
-from portal.services.reference import specialties
+from portal.reference.geo import distance_km, get_index
+from portal.reference.terminology import specialties
 
 DEPARTMENTS = ("47", "92")
 PRACTITIONER_SOURCES = {

@@ -10,11 +10,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from portal import db, plugins
-from portal.demo import DemoSandboxes, start_sandboxes
+from portal import db
+from portal.devtools.demo import DemoSandboxes, start_sandboxes
+from portal.devtools.demo_directory import generate_demo_directory
 from portal.models import CachedSlot
-from portal.services import slots
-from portal.services.demo_directory import generate_demo_directory
+from portal.slots import aggregation as slots
+from portal.web import plugins as app_plugins
 from tests.factories import add_user, login
 
 
@@ -53,7 +54,7 @@ def _refresh(app: Flask) -> slots.RefreshReport:
         session = db.session()
         start, end = slots.window()
         return slots.refresh_all(
-            session, plugins.manager(), slots.bound_targets(session), start, end,
+            session, app_plugins.manager(), slots.bound_targets(session), start, end,
             slots.settings_from_config(app.config),
         )  # fmt: skip
 

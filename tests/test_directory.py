@@ -1,4 +1,4 @@
-"""Import of the national directory extraction (``portal.services.directory``)."""
+"""Import of the national directory extraction (``portal.directory.importer``)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from portal import db
-from portal.models import PlaceOfPractice, Practitioner, Structure
-from portal.services.directory import (
+from portal.devtools.synthetic_directory import write_synthetic_extraction
+from portal.directory.importer import (
     HEADER_52,
     DirectoryFormatError,
     ImportReport,
     import_directory,
 )
-from portal.services.geo import get_index
-from portal.services.synthetic_directory import write_synthetic_extraction
+from portal.models import PlaceOfPractice, Practitioner, Structure
+from portal.reference.geo import get_index
 
 NATIONAL_ID = "Identification nationale PP"
 COMMUNE = "Code commune (coord. structure)"

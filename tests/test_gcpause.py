@@ -1,5 +1,5 @@
 """The cyclic garbage collector is paused while a request is served and runs once the
-response has been sent (portal/gcpause.py)."""
+response has been sent (portal/web/gcpause.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from portal import create_app, gcpause
+from portal import create_app
+from portal.web import gcpause
 
 
 def _app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **config: object) -> Flask:

@@ -1,4 +1,4 @@
-"""Tests of portal.services.geo against the shipped reference data."""
+"""Tests of portal.reference.geo against the shipped reference data."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from importlib.resources import files
 
 import pytest
 
-from portal.services import geo
-from portal.services.geo import (
+from portal.reference import geo
+from portal.reference.geo import (
     Commune,
     GeoIndex,
     bounding_box,

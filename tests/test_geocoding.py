@@ -11,7 +11,7 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from portal.services.geocoding import make_geocoder, place_from_geojson
+from portal.search.geocoding import make_geocoder, place_from_geojson
 
 
 def ban(kind: str = "housenumber", score: float = 0.93, citycode: str = "47001") -> dict[str, Any]:

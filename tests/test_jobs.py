@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from portal import Slot, db, hookimpl
 from portal.jobs import PortalScheduler
 from portal.models import CachedSlot, ConnectorBinding
-from portal.plugins import EXTENSION_KEY, make_plugin_manager
+from portal.plugins import make_plugin_manager
+from portal.web.plugins import EXTENSION_KEY
 from tests.factories import add_practitioner
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from portal import db
 from portal.models import AuditEvent, LrmHit, LrmOrigin, utcnow
 from portal.permissions import ENDPOINTS, Grant, Principal, menu_for
-from portal.services import lrm, lrm_origins
-from portal.services.lrm import ABSENT, FREE_TEXT, INVALID, NORMED
+from portal.search import lrm, lrm_origins
+from portal.search.lrm import ABSENT, FREE_TEXT, INVALID, NORMED
 from tests.factories import add_user
 
 RPPS = "810001234567"
@@ -275,18 +275,18 @@ def test_street_level_in_an_arrondissement(app: Flask, origins: None) -> None:
 
 
 def test_without_geocoder_the_commune_is_the_where_text(app: Flask, origins: None) -> None:
-    with app.app_context():  # street_level defaults to whether GEOCODER_URL is set
+    with app.app_context():  # street_level: whether a geocoder is configured (GEOCODER_URL)
         context = lrm.parse_lrm_link(
             db.session(),
             {"origin": "lrm-47", "inseecode": "47001", "streetname": "rue Fictive"},
             actor=None,
         )
         assert context.request is not None and context.request.where == "Agen (47000)"
-        app.config["GEOCODER_URL"] = "http://127.0.0.1:9/search/"
         context = lrm.parse_lrm_link(
             db.session(),
             {"origin": "lrm-47", "inseecode": "47001", "streetname": "rue Fictive"},
             actor=None,
+            street_level=True,
         )
         assert context.request is not None
         assert context.request.where == "rue Fictive 47000 Agen"

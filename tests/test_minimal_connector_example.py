@@ -26,7 +26,7 @@ import pytest
 
 from portal import BookingRequest, ConnectorInfo, RegulatorAccount, UpstreamRejected
 from portal.plugins import connector_infos, make_plugin_manager
-from portal.services.slots import window
+from portal.slots.aggregation import window
 from portal.testing.conformance import (
     AccountsContract,
     BookingContract,

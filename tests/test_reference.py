@@ -1,4 +1,4 @@
-"""Tests of portal.services.reference (NOS terminologies shipped as CSV)."""
+"""Tests of portal.reference.terminology (NOS terminologies shipped as CSV)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.services import reference
+from portal.reference import terminology as reference
 
 # The FHIR CodeSystems the CSVs come from, when this checkout has them beside it.
 # Copies of the ANS IG-NOS CodeSystems (see portal/data/NOTICE), so the check runs everywhere.

@@ -24,7 +24,7 @@ from connectors.cpts.sandbox import make_sandbox as make_cpts
 from connectors.doctolib_like.sandbox import make_sandbox as make_editor
 from connectors.sos_medecins.sandbox import AssociationInfo, SiteInfo
 from connectors.sos_medecins.sandbox import make_sandbox as make_sos
-from portal.fhir.sandbox import Behaviour, PractitionerInfo, SandboxServer, generate_day
+from portal.testing.sandbox import Behaviour, PractitionerInfo, SandboxServer, generate_day
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2026, 11, 25, 8, 0, tzinfo=PARIS)  # a Wednesday

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from portal import db
 from portal.models import SearchLog
-from portal.services import geo
-from portal.services.search import SearchRequest, search
+from portal.reference import geo
+from portal.search.service import SearchRequest, search
 from tests.factories import add_practitioner
 
 AGEN = "47001"

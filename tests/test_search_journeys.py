@@ -16,12 +16,13 @@ import pytest
 from flask import Flask
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from portal import db, migrate, plugins
-from portal.demo import DemoSandboxes, start_sandboxes
-from portal.fhir.sandbox import Behaviour
-from portal.services import slots
-from portal.services.demo_directory import generate_demo_directory
-from portal.testing.browser import LiveServer
+from portal import db, migrate
+from portal.devtools.browser import LiveServer
+from portal.devtools.demo import DemoSandboxes, start_sandboxes
+from portal.devtools.demo_directory import generate_demo_directory
+from portal.slots import aggregation as slots
+from portal.testing.sandbox import Behaviour
+from portal.web import plugins as app_plugins
 from tests.conftest import make_test_app
 from tests.factories import add_user, session_cookie
 
@@ -54,7 +55,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Dem
         app.config["BREAKER_THRESHOLD"] = 100  # the stalled editor must stay asked
         start, end = slots.window()
         slots.refresh_all(
-            session, plugins.manager(), slots.bound_targets(session), start, end,
+            session, app_plugins.manager(), slots.bound_targets(session), start, end,
             slots.settings_from_config(app.config),
         )  # fmt: skip
         app.config["TEST_COOKIE"] = session_cookie(app, regulator)

@@ -22,10 +22,11 @@ from portal.models import (
     Structure,
     StructureMembership,
 )
-from portal.services import geo, ranking
-from portal.services.search import Place, SearchOutcome, SearchRequest, search
-from portal.services.search_candidates import Candidate
-from portal.services.search_results import MEMBERS_SHOWN
+from portal.reference import geo
+from portal.search import ranking
+from portal.search.candidates import Candidate
+from portal.search.cards import MEMBERS_SHOWN
+from portal.search.service import Place, SearchOutcome, SearchRequest, search
 from tests.factories import add_practitioner
 
 AGEN = "47001"

@@ -15,8 +15,7 @@ from jinja2_fragments.flask import render_block
 from portal import Slot, db, hookimpl
 from portal.models import ConnectorBinding
 from portal.plugins import make_plugin_manager
-from portal.services import calendar
-from portal.services.search import (
+from portal.search.service import (
     Card,
     CardSlots,
     Hit,
@@ -25,6 +24,7 @@ from portal.services.search import (
     SearchRequest,
     WhyNothing,
 )
+from portal.slots import calendar
 from tests.factories import add_practitioner, add_user, login
 
 AGEN = "47001"
@@ -297,7 +297,7 @@ def test_live_endpoint_answers_out_of_band_calendars(  # type: ignore[no-untyped
         s.commit()
         ids = [p.national_id, other.national_id]
     pm = make_plugin_manager(load_entry_points=False, plugins={"fake": FakeEditor()})
-    monkeypatch.setattr("portal.views.search.plugins.manager", lambda: pm)
+    monkeypatch.setattr("portal.views.search.app_plugins.manager", lambda: pm)
     response = regulator_client.get(
         f"/recherche/creneaux?jeton=t0k3n&ids={','.join(ids)},899999999999",
         headers={"HX-Request": "true"},
@@ -349,7 +349,7 @@ def test_live_refresh_hides_the_kinds_a_practitioner_refuses_to_display(  # type
         s.commit()
         national_id = p.national_id
     pm = make_plugin_manager(load_entry_points=False, plugins={"fake": PublicEditor()})
-    monkeypatch.setattr("portal.views.search.plugins.manager", lambda: pm)
+    monkeypatch.setattr("portal.views.search.app_plugins.manager", lambda: pm)
     body = regulator_client.get(f"/recherche/creneaux?ids={national_id}").get_data(as_text=True)
     assert 'href="https://fake.example/sas"' in body  # as on the first paint
     assert "fake.example/public" not in body

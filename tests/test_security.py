@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 from portal import db, migrate
 from portal.models import User
 from portal.permissions import ENDPOINTS, PUBLIC
-from portal.security import content_security_policy
+from portal.web.security import content_security_policy
 from tests.conftest import make_test_app
 from tests.factories import add_practitioner, add_user, login
 
@@ -422,7 +422,7 @@ def test_search_page_raises_no_csp_violation_and_inline_script_is_blocked(
 ) -> None:
     from playwright.sync_api import expect
 
-    from portal.testing.browser import LiveServer
+    from portal.devtools.browser import LiveServer
 
     with live_app.app_context():
         s = db.session()
@@ -483,7 +483,7 @@ def test_form_action_lets_the_logout_post_redirect_to_psc_only(
     logout POST redirecting to PSC's end-session endpoint is blocked unless PSC's
     origin is in form-action, which the configured issuer adds."""
     from portal.app import csrf
-    from portal.testing.browser import LiveServer
+    from portal.devtools.browser import LiveServer
 
     with LiveServer(_end_session_endpoint) as psc:
         monkeypatch.setitem(ENDPOINTS, "essai_sortie", PUBLIC)

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from portal import Slot, SlotTarget, Unavailable, db, hookimpl
 from portal.models import CachedSlot, ConnectorRun, SlotFetch
 from portal.plugins import make_plugin_manager
-from portal.services import slot_cache
-from portal.services import slots as service
+from portal.slots import aggregation as service
+from portal.slots import cache as slot_cache
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 START, END = service.window(NOW)
@@ -192,7 +192,7 @@ def test_prune_deletes_past_slots(app, editors) -> None:  # type: ignore[no-unty
 
 
 def test_lease_has_one_holder_at_a_time(app) -> None:  # type: ignore[no-untyped-def]
-    from portal.services import lease
+    from portal import lease
 
     with app.app_context():
         s = db.session()

@@ -18,14 +18,14 @@ import httpx
 import psycopg
 import pytest
 
-from portal.testing.browser import (
+from portal.devtools.browser import (
     CHROMIUM_PATH,
     LAUNCH_ARGS,
     LiveServer,
     chromium_available,
     launch_kwargs,
 )
-from portal.testing.pgcluster import (
+from portal.devtools.pgcluster import (
     PgCluster,
     PgClusterError,
     find_pg_bin,

@@ -12,14 +12,8 @@ import httpx
 
 from connectors.cpts import mapping
 from portal.domain import Booking, Slot, SlotQuery
-from portal.fhir.http import (
-    IDNPS_SYSTEM,
-    Endpoint,
-    fetch_window,
-    fhir_instant,
-    identifier_token,
-    redirect_booking,
-)
+from portal.identifiers import IDNPS_SYSTEM
+from portal.kit.http import Endpoint, fetch_window, fhir_instant, identifier_token, redirect_booking
 
 NAME = "cpts"
 logger = logging.getLogger(__name__)

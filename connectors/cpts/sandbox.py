@@ -21,8 +21,8 @@ from typing import Any
 from fhir.resources.R4B.healthcareservice import HealthcareService
 from fhir.resources.R4B.organization import Organization
 
-from portal.fhir.sandbox import (
-    IDNST_SYSTEM,
+from portal.identifiers import IDNST_SYSTEM
+from portal.testing.sandbox import (
     AgendaSlot,
     Behaviour,
     Flow,

@@ -17,8 +17,8 @@ import httpx
 from connectors.doctolib_like import mapping
 from portal.domain import Booking, RegulatorAccount, Slot, SlotQuery
 from portal.errors import ConnectorError
-from portal.fhir.http import (
-    IDNPS_SYSTEM,
+from portal.identifiers import IDNPS_SYSTEM
+from portal.kit.http import (
     Endpoint,
     encode_query,
     fetch_window,

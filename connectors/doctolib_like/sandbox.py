@@ -23,8 +23,8 @@ from fhir.resources.R4B.practitioner import Practitioner
 from pydantic import ValidationError
 from werkzeug.wrappers import Request, Response
 
-from portal.fhir.sandbox import (
-    IDNPS_SYSTEM,
+from portal.identifiers import IDNPS_SYSTEM
+from portal.testing.sandbox import (
     SAS_SOURCE,
     AccountRecord,
     Behaviour,

@@ -11,14 +11,8 @@ import httpx
 
 from connectors.sos_medecins import mapping
 from portal.domain import Booking, Slot, SlotQuery, replace
-from portal.fhir.http import (
-    IDNST_SYSTEM,
-    Endpoint,
-    fetch_window,
-    fhir_instant,
-    identifier_token,
-    redirect_booking,
-)
+from portal.identifiers import IDNST_SYSTEM
+from portal.kit.http import Endpoint, fetch_window, fhir_instant, identifier_token, redirect_booking
 
 NAME = "sos_medecins"
 logger = logging.getLogger(__name__)

@@ -27,10 +27,10 @@ from fhir.resources.R4B.schedule import Schedule
 from fhir.resources.R4B.slot import Slot
 from werkzeug.wrappers import Request, Response
 
-from portal.fhir.sandbox import (
+from portal.identifiers import IDNST_SYSTEM
+from portal.testing.sandbox import (
     ACTCODE_SYSTEM,
     APPOINTMENT_TYPE_SYSTEM,
-    IDNST_SYSTEM,
     LOCATION_ID_TYPE_SYSTEM,
     PLACE_SYSTEM,
     R314_SYSTEM,

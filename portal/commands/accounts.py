@@ -12,10 +12,9 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from portal import db
-from portal.auth import local
+from portal import audit, db
+from portal.identity import local
 from portal.models import User, UserRole
-from portal.services import audit
 
 accounts_cli = AppGroup("accounts", help="Comptes locaux (administration).")
 
@@ -64,7 +63,12 @@ def create_admin_command(
             session, "account_created", actor="cli", target=f"user:{user.id}",
             details={"roles": ["administrateur"], "via": "create-admin"},
         )  # fmt: skip
-    token = local.issue_reset_link(session, user, created_by=None)
+    token = local.issue_reset_link(
+        session,
+        user,
+        created_by=None,
+        validity_s=int(current_app.config["PASSWORD_RESET_VALIDITY_S"]),
+    )
     audit.record(
         session, "reset_link_issued", actor="cli", target=f"user:{user.id}",
         details={"via": "create-admin"},

@@ -14,9 +14,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal import db
+from portal import audit, db
 from portal.models import utcnow
-from portal.services import audit
 
 audit_cli = AppGroup("audit", help="Journal d'audit (ajout seul) : export CSV.")
 

@@ -1,19 +1,19 @@
 """``sas-portal bench ingest``, ``bench fanout`` and ``bench search``: measurements, printed.
 
-The logic lives in ``portal/bench``; these commands parse options and print."""
+The logic lives in ``portal/devtools/bench``; these commands parse options and print."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from portal.bench import fanout as fanout_bench
-from portal.bench import ingest as ingest_bench
-from portal.bench import search as search_bench
-
 READER_TARGET = 10.0  # the tolerant reader should be at least this many times faster
 OVERHEAD_TARGET_S = 0.050
+
+if TYPE_CHECKING:
+    from portal.devtools.bench import search as search_bench
 
 
 def number(value: float, digits: int = 0) -> str:
@@ -51,6 +51,8 @@ def bench_cli() -> None:
     "--repeat", type=click.IntRange(1), default=3, show_default=True, help="Essais par mesure."
 )
 def ingest_command(slot_count: int, repeat: int) -> None:
+    from portal.devtools.bench import ingest as ingest_bench
+
     """Vitesse de lecture d'un Bundle INT_R01 : lecteur tolérant, modèles FHIR, json.loads.
 
     Génère des Bundles de la forme de l'exemple du guide (Slot → Schedule → Practitioner +
@@ -127,9 +129,10 @@ def fanout_command(
 
     Lance --editors éditeurs doctolib_like simulés (un processus chacun, sur la boucle
     locale) avec --latency de latence, lie --practitioners praticiens entre eux dans une
-    base SQLite jetable et mesure portal.services.slots.refresh (après un tour de chauffe) :
+    base SQLite jetable et mesure portal.slots.aggregation.refresh (après un tour de chauffe) :
     tous les éditeurs répondant, puis le dernier bloqué au-delà du délai (mode timeout).
     """
+    from portal.devtools.bench import fanout as fanout_bench
     if latency >= deadline:
         raise click.BadParameter("la latence doit rester sous le délai", param_hint="--latency")
     click.echo(
@@ -138,7 +141,7 @@ def fanout_command(
         f"source {number(deadline, 1)} s"
     )
     click.echo(
-        f"Chemin réel portal.services.slots.refresh, base SQLite jetable ; "
+        f"Chemin réel portal.slots.aggregation.refresh, base SQLite jetable ; "
         f"1 tour de chauffe puis {runs} mesure(s)."
     )
     result = fanout_bench.run(
@@ -245,6 +248,7 @@ def search_command(
     sans filtres) par GET /recherche d'un régulateur connecté (client de test Flask, rendu
     de la page compris), après quelques recherches de chauffe : p50 / p95 / p99 / max.
     """
+    from portal.devtools.bench import search as search_bench
     backends = ["sqlite", "postgresql"] if backend == "both" else [backend]
     queries = search_bench.mix(searches)
     spec = search_bench.spec_for(practitioners, slot_count)
@@ -274,6 +278,8 @@ def search_command(
 
 
 def _print_search(result: search_bench.BackendResult) -> None:
+    from portal.devtools.bench import search as search_bench
+
     label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[result.backend]
     build = result.build
     click.echo("")

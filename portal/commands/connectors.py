@@ -6,6 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from portal import plugins
+from portal.web import plugins as app_plugins
 
 
 @click.command("connectors")
@@ -14,7 +15,7 @@ def connectors_command() -> None:
     """Liste les connecteurs chargés et leurs capacités."""
     from flask import current_app
 
-    pm = plugins.manager()
+    pm = app_plugins.manager()
     infos = plugins.connector_infos(pm)
     if not infos:
         click.echo("Aucun connecteur chargé.")

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from portal import db, migrate
-from portal.services import territories
+from portal.directory import territories
 
 db_cli = AppGroup("db", help="Base de données : migrations du schéma (Alembic).")
 

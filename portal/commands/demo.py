@@ -9,10 +9,11 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from werkzeug.serving import run_simple
 
-from portal import db, migrate, plugins
+from portal import db, migrate
 from portal.app import warm_up
+from portal.directory import territories
 from portal.models import Practitioner
-from portal.services import territories
+from portal.web import plugins as app_plugins
 
 
 @click.command("demo")
@@ -44,11 +45,11 @@ def demo_command(
     host: str, port: int, departments: str, sandbox_port: int, psc_port: int, no_serve: bool
 ) -> None:
     """Lance le portail avec des données de démonstration (SQLite, sources locales)."""
-    from portal import demo_identities
-    from portal.demo import start_sandboxes
+    from portal.devtools import demo_identities
+    from portal.devtools.demo import start_sandboxes
+    from portal.devtools.demo_directory import generate_demo_directory
     from portal.jobs import PortalScheduler
-    from portal.services import slots
-    from portal.services.demo_directory import generate_demo_directory
+    from portal.slots import aggregation as slots
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     migrate.upgrade(db.engine())
@@ -87,7 +88,7 @@ def demo_command(
     click.echo("Premier rafraîchissement des créneaux…")
     start, end = slots.window()
     refreshed = slots.refresh_all(
-        session, plugins.manager(), slots.bound_targets(session), start, end,
+        session, app_plugins.manager(), slots.bound_targets(session), start, end,
         slots.settings_from_config(app.config),
     )  # fmt: skip
     for source, status in sorted(refreshed.statuses.items()):

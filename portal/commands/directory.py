@@ -10,13 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal import db
-from portal.services.demo_directory import generate_demo_directory
-from portal.services.directory import (
-    DirectoryFormatError,
-    ImportReport,
-    import_directory,
-)
-from portal.services.synthetic_directory import write_synthetic_extraction
+from portal.directory.importer import DirectoryFormatError, ImportReport, import_directory
 
 MAX_LISTED = 50
 
@@ -102,6 +96,7 @@ def _report(report: ImportReport) -> None:
 @click.option("--seed", default=2026, show_default=True, type=int, help="Graine du tirage.")
 def demo_command(departments: str, seed: int) -> None:
     """Créer un annuaire fictif de démonstration (déterministe, sans doublon si relancé)."""
+    from portal.devtools.demo_directory import generate_demo_directory
     codes = [code.strip() for code in departments.split(",") if code.strip()]
     if not codes:
         raise click.BadParameter("aucun département", param_hint="--departments")
@@ -125,6 +120,7 @@ def demo_command(departments: str, seed: int) -> None:
 @click.option("--seed", default=0, show_default=True, type=int, help="Graine du tirage.")
 def synth_command(file: Path, count: int, bad_lines: str, seed: int) -> None:
     """Écrire dans FILE une extraction synthétique (52 colonnes, personnes fictives)."""
+    from portal.devtools.synthetic_directory import write_synthetic_extraction
     bad = _parse_numbers(bad_lines, "--bad-lines")
     try:
         write_synthetic_extraction(file, count, seed=seed, bad_lines=bad)

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from portal import db
-from portal.services import lrm_origins
+from portal.search import lrm_origins
 
 lrm_cli = AppGroup("lrm", help="Origines LRM autorisées à ouvrir une recherche préremplie.")
 

@@ -11,9 +11,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from portal import db, plugins
+from portal import db
 from portal.jobs import PortalScheduler
-from portal.services import slots
+from portal.slots import aggregation as slots
+from portal.web import plugins as app_plugins
 
 STATE_LABELS = {
     "fresh": "à jour",
@@ -55,7 +56,7 @@ def refresh_command(connector: str | None) -> None:
             done[source] = count
 
         report = slots.refresh_all(
-            session, plugins.manager(), targets, start, end, settings, progress=progress
+            session, app_plugins.manager(), targets, start, end, settings, progress=progress
         )
     totals = report.statuses
     click.echo(f"Rafraîchissement terminé en {time.perf_counter() - began:.1f} s :")

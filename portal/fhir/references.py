@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from portal.domain import Address
+from portal.identifiers import IDNPS_SYSTEM, IDNST_SYSTEM
 
 Resource = Mapping[str, Any]
 
-IDNPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
-IDNST_SYSTEM = "urn:oid:1.2.250.1.71.4.2.2"
 
 
 class Target(NamedTuple):  # a tuple: built for every Slot, and cheaper than a dataclass

@@ -20,10 +20,11 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 from werkzeug.wrappers import Response
 
-from portal import db, plugins
-from portal.auth import session as auth_session
+from portal import db
+from portal.identity import accounts
 from portal.permissions import ROLE_LABELS, can
-from portal.services import accounts
+from portal.web import plugins as app_plugins
+from portal.web import session as auth_session
 
 bp = Blueprint("accounts", __name__, url_prefix="/admin/comptes")
 
@@ -125,6 +126,7 @@ def create() -> str | Response | tuple[str, int]:
         user, token = accounts.create_account(
             db.session(),
             actor,
+            validity_s=int(current_app.config["PASSWORD_RESET_VALIDITY_S"]),
             email=form.get("email", "")[:254],
             given_name=form.get("given_name", "")[:120],
             family_name=form.get("family_name", "")[:120],
@@ -174,7 +176,7 @@ def revoke(user_id: int, role_id: int) -> Response:
         _actor(),
         user_id,
         role_id,
-        pm=plugins.manager(),
+        pm=app_plugins.manager(),
         configs=current_app.config["CONNECTORS"],
     )
     flash("Rôle retiré.", "info")
@@ -189,7 +191,7 @@ def deactivate(user_id: int) -> Response:
         _actor(),
         user_id,
         False,
-        pm=plugins.manager(),
+        pm=app_plugins.manager(),
         configs=current_app.config["CONNECTORS"],
     )
     flash("Compte désactivé : ses sessions s'arrêtent à la prochaine requête.", "info")
@@ -204,7 +206,7 @@ def reactivate(user_id: int) -> Response:
         _actor(),
         user_id,
         True,
-        pm=plugins.manager(),
+        pm=app_plugins.manager(),
         configs=current_app.config["CONNECTORS"],
     )
     flash("Compte réactivé.", "info")
@@ -213,7 +215,11 @@ def reactivate(user_id: int) -> Response:
 
 @bp.post("/<int:user_id>/lien")
 def reset_link(user_id: int) -> Response:
-    _keep_link(user_id, accounts.issue_reset_link(db.session(), _actor(), user_id))
+    validity_s = int(current_app.config["PASSWORD_RESET_VALIDITY_S"])
+    _keep_link(
+        user_id,
+        accounts.issue_reset_link(db.session(), _actor(), user_id, validity_s=validity_s),
+    )
     flash(
         "Nouveau lien de définition du mot de passe émis : le précédent ne fonctionne plus.", "info"
     )

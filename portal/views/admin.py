@@ -16,8 +16,9 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from portal import db
-from portal.auth import session as auth_session
-from portal.services import connector_health
+from portal.slots import health as connector_health
+from portal.web import plugins as app_plugins
+from portal.web import session as auth_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -58,7 +59,9 @@ def kill_switch(source: str) -> Response:
 @bp.post("/connecteurs/<path:source>/rafraichir")
 def refresh_source(source: str) -> Response:
     """Refresh one source now (on demand), then show the health table."""
-    report = connector_health.refresh_now(db.session(), source, current_app.config)
+    report = connector_health.refresh_now(
+        db.session(), app_plugins.manager(), source, current_app.config
+    )
     if report is None:
         abort(404)
     status = report.statuses[source]

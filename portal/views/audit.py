@@ -19,11 +19,10 @@ from flask import (
 from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
 
-from portal import db
-from portal.auth import session as auth_session
+from portal import audit, db
 from portal.models import utcnow
 from portal.permissions import ENDPOINTS, can
-from portal.services import audit
+from portal.web import session as auth_session
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 

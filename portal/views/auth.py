@@ -9,9 +9,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from portal import db
-from portal.auth import session as auth_session
-from portal.services import audit
+from portal import audit, db
+from portal.web import session as auth_session
 
 bp = Blueprint("auth", __name__)
 
@@ -42,7 +41,7 @@ def logout() -> Response:
         )  # fmt: skip
         db.session().commit()
     if ended["method"] == "psc":
-        from portal.auth import psc
+        from portal.web import psc
 
         end_session = psc.end_session_url(
             ended.get("id_token"), url_for("auth.login", _external=True)

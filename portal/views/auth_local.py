@@ -14,11 +14,11 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from werkzeug.wrappers import Response
 
 from portal import db
-from portal.auth import local, qr
-from portal.auth import session as auth_session
-from portal.auth.throttle import ThrottlePolicy
+from portal.identity import local, qr
+from portal.identity.throttle import ThrottlePolicy
 from portal.models import User
 from portal.views.auth import bp
+from portal.web import session as auth_session
 
 PENDING_KEY = "local_pending"  # {"uid": …, "at": epoch seconds, "next": path or None}
 

@@ -13,17 +13,16 @@ from flask import current_app, flash, g, redirect, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from portal import db, plugins
-from portal.auth import psc
-from portal.auth import session as auth_session
+from portal import audit, db
+from portal.identity import provisioning
 from portal.models import User
-from portal.services import audit
-from portal.services.accounts import regulator_account
 from portal.views.auth import bp
+from portal.web import plugins as app_plugins
+from portal.web import psc
+from portal.web import session as auth_session
 
 log = logging.getLogger(__name__)
 
-PROVISION_DEADLINE_S = 5.0
 
 
 @bp.get("/connexion/psc")
@@ -54,8 +53,9 @@ def psc_callback() -> Response:
     _audit("login", actor=str(user.id), target=identity.national_id, details=details)
     db.session().commit()
     principal = auth_session.principal_for(user)
-    if "regulateur" in principal.roles:
-        provision(user)
+    provisioning.provision_at_login(
+        db.session_factory(), app_plugins.manager(), user, current_app.config["CONNECTORS"]
+    )
     return redirect(auth_session.landing(next_url, principal))
 
 
@@ -110,29 +110,3 @@ def account_for(identity: psc.Identity) -> User:
     return user
 
 
-def provision(user: User) -> None:
-    """Push the regulator's account to the editors that take accounts (INT_R02).
-
-    Same identifier and audit as the deactivation push of account management; a
-    failing or slow editor is logged and audited, it never blocks the login.
-    """
-    account = regulator_account(user, active=True)
-    try:
-        outcomes = plugins.call_each(
-            plugins.manager(), "provision_regulator", account=account,
-            configs=current_app.config["CONNECTORS"], deadline=PROVISION_DEADLINE_S,
-        )  # fmt: skip
-    except Exception:  # never let provisioning break a login
-        log.exception("provisioning of regulator %s failed", user.id)
-        return
-    failed = False
-    for name, outcome in sorted(outcomes.items()):
-        if outcome.error is None:
-            continue
-        failed = True
-        error = f"{type(outcome.error).__name__}: {outcome.error}"[:300]
-        log.warning("provision_regulator %s for user %s: %s", name, user.id, error)
-        _audit("provisioning_failed", actor=str(user.id), target=f"user:{user.id}",
-               details={"plugin": name, "active": True, "error": error})  # fmt: skip
-    if failed:
-        db.session().commit()

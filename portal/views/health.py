@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
-from portal import db, plugins
+from portal import db
+from portal.web import plugins as app_plugins
 
 bp = Blueprint("health", __name__)
 
@@ -14,7 +15,7 @@ bp = Blueprint("health", __name__)
 def healthz() -> tuple[Response, int]:
     """JSON health: database reachable, connectors loaded. No secrets, no versions of deps."""
     database_ok = db.ping()
-    connectors = sorted(info.name for info in plugins.connector_infos(plugins.manager()))
+    connectors = app_plugins.connector_names()
     body = {
         "status": "ok" if database_ok else "degraded",
         "database": "ok" if database_ok else "unreachable",

@@ -6,8 +6,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from werkzeug.wrappers import Response
 
 from portal import db
-from portal.auth import session as auth_session
-from portal.services import lrm, lrm_origins
+from portal.search import lrm, lrm_origins
+from portal.web import session as auth_session
 
 bp = Blueprint("lrm_origins", __name__, url_prefix="/admin/origines-lrm")
 

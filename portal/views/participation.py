@@ -6,9 +6,9 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from portal import db
-from portal.auth import session as auth_session
-from portal.services import participation
-from portal.services.accounts import Actor
+from portal.audit import Actor
+from portal.directory import participation
+from portal.web import session as auth_session
 
 bp = Blueprint("participation", __name__, url_prefix="/participation")
 

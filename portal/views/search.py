@@ -20,10 +20,13 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
 
-from portal import db, plugins
-from portal.auth import session as auth_session
-from portal.services import geo, geocoding, live, lrm, reference
-from portal.services.search import Card, SearchRequest, search
+from portal import db
+from portal.reference import geo
+from portal.reference import terminology as reference
+from portal.search import geocoding, live, lrm
+from portal.search.service import Card, SearchRequest, search
+from portal.web import plugins as app_plugins
+from portal.web import session as auth_session
 
 bp = Blueprint("search", __name__)
 
@@ -171,7 +174,12 @@ def page() -> Response:
     session = db.session()
     form, messages, notices = parse_request(request.args), [], []
     if lrm.is_lrm_link(request.args):
-        link = lrm.parse_lrm_link(session, request.args, actor=actor)
+        link = lrm.parse_lrm_link(
+            session,
+            request.args,
+            actor=actor,
+            street_level=bool(current_app.config.get("GEOCODER_URL")),
+        )
         if link.request is None:
             form, messages = SearchRequest(), [link.refused or lrm.REFUSED]
         else:
@@ -208,7 +216,7 @@ def slots() -> Response:
         kinds=_picked(request.args.getlist("type"), _KIND_VALUES),
     )
     cards, statuses = live.refresh_cards(
-        db.session(), plugins.manager(), ids, current_app.config, slot_filter=slot_filter
+        db.session(), app_plugins.manager(), ids, current_app.config, slot_filter=slot_filter
     )
     problems = {
         source: problem

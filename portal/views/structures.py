@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 
 from portal import db
-from portal.auth import session as auth_session
-from portal.services import structures
+from portal.directory import structures
+from portal.web import session as auth_session
 
 bp = Blueprint("structures", __name__, url_prefix="/structures")
 

@@ -19,17 +19,16 @@ from portal.fhir.validation.identifiers import UUID, check_idnps
 from portal.fhir.validation.jsonutil import as_dict, as_list, as_str, codings, dicts, quote
 from portal.fhir.validation.terminology import (
     APPOINTMENT_STATUSES,
-    IDNPS_SYSTEM,
     OPERATOR_EXTENSION,
     ORIENTATION_CODES,
     ORIENTATION_EXTENSION,
     PARTICIPANT_STATUSES,
     PATIENT_IDENTIFIER_OID_PREFIX,
     PROFILES,
-    SAS_SYSTEM,
     SOS_APPOINTMENT_STATUSES,
     profile_name,
 )
+from portal.identifiers import IDNPS_SYSTEM, SAS_SYSTEM
 
 PATIENT_TYPES = {"Patient", "RelatedPerson", "Person"}
 #: v3-ParticipationType codes that designate the patient

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 from portal.fhir.validation.common import Ctx, parse_instant, reference_of
 from portal.fhir.validation.jsonutil import as_dict, as_list, as_str, dicts, quote
 from portal.fhir.validation.rules_slot import SlotFacts
-from portal.fhir.validation.terminology import IDNPS_SYSTEM, IDNST_SYSTEM
+from portal.identifiers import IDNPS_SYSTEM, IDNST_SYSTEM
 
 #: the searched resource type (search.mode = match); the others are included
 MATCH_TYPE = {"ps": "Slot", "cpts": "Slot", "sos": "Schedule"}

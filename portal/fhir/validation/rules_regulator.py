@@ -15,7 +15,8 @@ from typing import Any
 from portal.fhir.validation.common import Ctx, check_identifier_type
 from portal.fhir.validation.identifiers import UUID, check_idnps
 from portal.fhir.validation.jsonutil import as_dict, as_list, as_str, dicts, quote
-from portal.fhir.validation.terminology import IDNPS_SYSTEM, PROFILES, SAS_SYSTEM, profile_name
+from portal.fhir.validation.terminology import PROFILES, profile_name
+from portal.identifiers import IDNPS_SYSTEM, SAS_SYSTEM
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

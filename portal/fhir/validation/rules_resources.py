@@ -27,7 +27,7 @@ from portal.fhir.validation.common import (
 )
 from portal.fhir.validation.identifiers import check_idnps, check_idnst
 from portal.fhir.validation.jsonutil import as_dict, as_list, as_str, dicts, quote
-from portal.fhir.validation.terminology import IDNPS_SYSTEM, IDNST_SYSTEM
+from portal.identifiers import IDNPS_SYSTEM, IDNST_SYSTEM
 
 
 def _ref_type(reference: str) -> str:

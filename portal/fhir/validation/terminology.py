@@ -6,10 +6,6 @@ import functools
 
 from portal.fhir.validation.jsonutil import fold
 
-IDNPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
-IDNST_SYSTEM = "urn:oid:1.2.250.1.71.4.2.2"
-SAS_SYSTEM = "urn:oid:1.2.250.1.213.3.6"  # SAS platform: meta.source, regulator technical ids
-
 R314_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R314-TypeCreneau/FHIR/TRE-R314-TypeCreneau"
 R38_SYSTEM = (
     "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale/FHIR/TRE-R38-SpecialiteOrdinale"
@@ -172,7 +168,7 @@ def flow_of_profile(name: str) -> str | None:
 @functools.cache
 def r38_codes() -> dict[str, str]:
     """TRE_R38 specialties shipped with the portal: code → label."""
-    from portal.services.reference import specialties
+    from portal.reference.terminology import specialties
 
     return specialties()
 

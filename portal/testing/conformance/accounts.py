@@ -7,10 +7,9 @@ import pytest
 
 from portal.domain import ConnectorInfo, RegulatorAccount
 from portal.errors import AuthError, ConnectorError
+from portal.identifiers import IDNPS_SYSTEM
 from portal.testing.conformance.base import ConnectorContract
 from portal.testing.conformance.upstream import Upstream
-
-IDNPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
 
 
 class AccountsContract(ConnectorContract):

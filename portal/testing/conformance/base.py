@@ -25,8 +25,8 @@ from portal.domain import (
     SlotTarget,
     replace,
 )
+from portal.domain import slot_window as window
 from portal.plugins import Outcome, call_each, make_plugin_manager
-from portal.services.slots import window
 from portal.testing.conformance.upstream import Upstream
 
 #: A source no connector owns: queries and slots of "someone else".

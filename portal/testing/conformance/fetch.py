@@ -19,9 +19,9 @@ from portal.domain import (
     Slot,
     SlotTarget,
     Visibility,
+    slot_from_json,
 )
 from portal.errors import AuthError, ConnectorError, ConnectorTimeout, Unavailable
-from portal.services.slot_json import slot_from_json
 from portal.testing.conformance.base import ConnectorContract
 from portal.testing.conformance.upstream import Upstream
 

@@ -10,8 +10,8 @@ from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 from portal.domain import SlotTarget
-from portal.fhir.sandbox import Behaviour, SandboxServer, fhir_id
-from portal.services.slots import window
+from portal.domain import slot_window as window
+from portal.testing.sandbox import Behaviour, SandboxServer, fhir_id
 
 Mode = Literal["ok", "error", "timeout", "auth", "malformed", "gone"]
 #: The behaviours an upstream may simulate (``Upstream.set_behaviour``).

@@ -1,1 +1,0 @@
-"""Identity: sessions, the permission guard, Pro Santé Connect and local accounts."""

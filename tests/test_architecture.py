@@ -1,0 +1,94 @@
+"""The house's rules: the import contracts, a light plugin import, package docstrings."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PORTAL = ROOT / "portal"
+DOMAIN_PACKAGES = ("directory", "identity", "slots", "agenda", "search", "booking", "stats")
+SHARED = ("reference", "kit", "fhir", "testing", "devtools", "web")
+
+
+def _fresh_interpreter(code: str, tmp_path: Path) -> dict[str, object]:
+    """Run ``code`` in a new Python and return the JSON it prints last."""
+    env = {**os.environ, "SAS_PORTAL_INSTANCE_PATH": str(tmp_path / "instance")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_import_contracts_hold() -> None:
+    """``lint-imports`` (the contracts in pyproject.toml) is also run by ``make lint``."""
+    from importlinter import cli
+
+    os.chdir(ROOT)
+    assert cli.lint_imports(no_cache=True) == 0
+
+
+def test_plugin_authors_import_does_not_load_the_web_app(tmp_path: Path) -> None:
+    found = _fresh_interpreter(
+        "import json, sys\n"
+        "from portal import hookimpl, Slot, SlotQuery, ConnectorInfo\n"
+        "import portal.kit.http, portal.fhir, portal.testing.conformance\n"
+        "heavy = ('flask', 'sqlalchemy', 'portal.models', 'portal.app', 'portal.db')\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy[:2]"
+        " or m in heavy)))",
+        tmp_path,
+    )
+    assert found == []
+
+
+def test_create_app_is_still_reachable_from_the_package(tmp_path: Path) -> None:
+    found = _fresh_interpreter(
+        "import json, sys\n"
+        "import portal\n"
+        "app = portal.create_app({'TESTING': True})\n"
+        "print(json.dumps({'flask': 'flask' in sys.modules, "
+        "'devtools': sorted(m for m in sys.modules if m.startswith('portal.devtools'))}))",
+        tmp_path,
+    )
+    assert found == {"flask": True, "devtools": []}  # the web app never loads devtools
+
+
+def test_unknown_package_attributes_still_raise() -> None:
+    import portal
+
+    with pytest.raises(AttributeError):
+        portal.no_such_thing  # noqa: B018
+
+
+def test_hookspecs_import_only_the_contract() -> None:
+    tree = ast.parse((ROOT / "hookspecs.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    portal_modules = {m for m in imported if m.split(".")[0] == "portal"}
+    assert portal_modules <= {"portal.domain", "portal.errors", "portal.identifiers"}
+    assert not {m.split(".")[0] for m in imported} & {"flask", "sqlalchemy", "connectors"}
+
+
+@pytest.mark.parametrize("package", DOMAIN_PACKAGES + SHARED)
+def test_every_package_says_what_lives_there_and_what_it_may_import(package: str) -> None:
+    doc = ast.get_docstring(ast.parse((PORTAL / package / "__init__.py").read_text()))
+    assert doc and len(doc) > 80, f"portal/{package}/__init__.py needs a docstring"
+    assert "import" in doc, f"portal/{package}: say what it may import"
+
+
+def test_services_are_gone() -> None:
+    """One package per domain: the flat ``services`` room and ``auth`` are not back."""
+    assert not (PORTAL / "services").exists()
+    assert not (PORTAL / "auth").exists()
