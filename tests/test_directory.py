@@ -1,4 +1,4 @@
-"""Import of the national directory extraction (``portal.directory.importer``)."""
+"""Import of the national directory extraction (``portal.directory.importer`` and its modules)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,9 @@ from sqlalchemy.orm import Session
 
 from portal import db
 from portal.devtools.synthetic_directory import write_synthetic_extraction
-from portal.directory.importer import (
-    HEADER_52,
-    DirectoryFormatError,
-    ImportReport,
-    import_directory,
-)
+from portal.directory.columns import HEADER_52, DirectoryFormatError
+from portal.directory.importer import import_directory
+from portal.directory.report import ImportReport
 from portal.models import PlaceOfPractice, Practitioner, Structure
 from portal.reference.geo import get_index
 

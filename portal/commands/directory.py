@@ -10,7 +10,9 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal import db
-from portal.directory.importer import DirectoryFormatError, ImportReport, import_directory
+from portal.directory.columns import DirectoryFormatError
+from portal.directory.importer import import_directory
+from portal.directory.report import ImportReport
 
 MAX_LISTED = 50
 

@@ -29,7 +29,7 @@ from portal.devtools.demo_directory import (
     fictitious_phone,
     luhn_check_digit,
 )
-from portal.directory.importer import HEADER_52
+from portal.directory.columns import HEADER_52
 from portal.reference.geo import CITIES_WITH_ARRONDISSEMENTS, Commune, GeoIndex, get_index
 from portal.reference.terminology import specialties
 
