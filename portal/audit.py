@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, String, cast, event, func, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
-from portal.models import AuditEvent, User
+from portal.models import AuditEvent, User, utcnow
 from portal.permissions import Principal
 
 #: ``(client ip, request id)`` of the web request being served, set by the web layer
@@ -300,6 +300,27 @@ def csv_row(event_: AuditEvent) -> list[str]:
         _cell(event_.request_id),
         details,
     ]
+
+
+def record_export(
+    session: Session, asked: AuditFilter, *, actor: str | None, now: datetime | None = None
+) -> AuditFilter:
+    """Audit a CSV export of the events matching ``asked`` (committed); the filter to export.
+
+    The export is a snapshot: events recorded from ``now`` on (this export's own
+    included) are left out, so the audited row count is the file's.
+    """
+    now = now or utcnow()
+    filters = replace(asked, until=min(asked.until, now) if asked.until else now)
+    rows = count_events(session, filters)
+    record(
+        session,
+        "audit_export",
+        actor=actor,
+        details={"format": "csv", "rows": rows, "filters": asked.as_details()},
+    )
+    session.commit()
+    return filters
 
 
 def iter_csv(

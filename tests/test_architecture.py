@@ -92,3 +92,26 @@ def test_services_are_gone() -> None:
     """One package per domain: the flat ``services`` room and ``auth`` are not back."""
     assert not (PORTAL / "services").exists()
     assert not (PORTAL / "auth").exists()
+
+
+def _commit_calls(source: str) -> list[int]:
+    """Line numbers of every ``<anything>.commit(...)`` call in ``source``."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "commit"
+    ]
+
+
+def test_the_commit_finder_sees_every_spelling() -> None:
+    source = "db.session().commit()\ns = db.session()\ns.commit()\nx = s.commit\nx()\n"
+    assert _commit_calls(source) == [1, 3]  # a bound method passed around is out of its reach
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in (PORTAL / "views").glob("*.py")), ids=str)
+def test_views_never_commit(module: str) -> None:
+    """Views parse, call one service, render: the service owns its transaction."""
+    found = _commit_calls((PORTAL / "views" / module).read_text())
+    assert not found, f"portal/views/{module} commits at lines {found}: move it into the service"

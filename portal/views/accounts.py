@@ -10,6 +10,7 @@ from flask import (
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -157,7 +158,9 @@ def detail(user_id: int) -> Response:
         territories=accounts.grantable_territories(db.session(), actor),
         may_allow_local=can(actor.principal, "allow_local_regulator"),
     )
-    response = Response(html)
+    # Flask's response class (text/html): werkzeug's Response defaults to text/plain,
+    # which nosniff makes the browser show as raw markup.
+    response = make_response(html)
     response.headers["Cache-Control"] = "no-store"  # may hold a set-password link
     return response
 

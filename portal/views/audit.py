@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +19,6 @@ from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
 
 from portal import audit, db
-from portal.models import utcnow
 from portal.permissions import ENDPOINTS, can
 from portal.web import session as auth_session
 
@@ -57,7 +55,8 @@ def _filters(args: MultiDict[str, str]) -> tuple[audit.AuditFilter, dict[str, st
 
 def _page_number() -> int:
     value = request.args.get("page", "1")
-    return max(1, int(value)) if value.isdigit() else 1
+    # isdecimal() and ASCII: "²".isdigit() is true and int() would raise
+    return max(1, int(value)) if value.isascii() and value.isdecimal() else 1
 
 
 @bp.get("")
@@ -92,20 +91,11 @@ def index() -> Response:
 def export() -> Response:
     """The filtered trail as CSV (oldest first); the export is itself audited."""
     asked, _values = _filters(request.args)
-    # A snapshot: events recorded from now on (this export's own included) are left out,
-    # so the audited row count is the file's.
-    now = utcnow()
-    filters = replace(asked, until=min(asked.until, now) if asked.until else now)
     session = db.session()
     principal = auth_session.current()
-    rows = audit.count_events(session, filters)
-    audit.record(
-        session,
-        "audit_export",
-        actor=str(principal.user_id) if principal else None,
-        details={"format": "csv", "rows": rows, "filters": asked.as_details()},
+    filters = audit.record_export(
+        session, asked, actor=str(principal.user_id) if principal else None
     )
-    session.commit()
     body = stream_with_context(audit.iter_csv(session, filters))
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="journal-audit.csv"'

@@ -9,7 +9,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from portal import audit, db
+from portal import db
+from portal.identity import logins
 from portal.web import session as auth_session
 
 bp = Blueprint("auth", __name__)
@@ -35,11 +36,10 @@ def logout() -> Response:
     principal = auth_session.current()
     ended = auth_session.logout()
     if principal is not None:
-        audit.record(
-            db.session(), "logout", actor=str(principal.user_id), ip=request.remote_addr,
+        logins.record_logout(
+            db.session(), principal.user_id, ip=request.remote_addr,
             request_id=g.get("request_id"),
         )  # fmt: skip
-        db.session().commit()
     if ended["method"] == "psc":
         from portal.web import psc
 

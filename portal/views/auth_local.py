@@ -14,7 +14,7 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from werkzeug.wrappers import Response
 
 from portal import db
-from portal.identity import local, qr
+from portal.identity import local, logins, qr
 from portal.identity.throttle import ThrottlePolicy
 from portal.models import User
 from portal.views.auth import bp
@@ -69,10 +69,9 @@ def local_login() -> Page:
     """First factor: e-mail and password."""
     next_url = auth_session.safe_next(request.form.get("next"))
     email = request.form.get("email", "")
-    result = local.authenticate(
+    result = logins.first_factor(
         db.session(), email, request.form.get("password", ""), policy=_policy(), **_client()
     )
-    db.session().commit()
     if not result.ok or result.user is None:
         return _login_page(
             next_url, result.message, email, 429 if result.reason == "blocked" else 200
@@ -84,18 +83,15 @@ def local_login() -> Page:
 
 def _second_factor(user: User, template: str, **context: Any) -> Page:
     """Check the posted code; on success log in and go back to the page asked for."""
-    result = local.verify_totp(
+    result = logins.second_factor(
         db.session(), user, request.form.get("code", ""), policy=_policy(), **_client()
     )
     if not result.ok:
-        db.session().commit()
         if result.reason == "blocked":
             return _restart(result.message, "error")
         return render_template(template, error=result.message, **context), 200
     next_url = auth_session.safe_next((session.get(PENDING_KEY) or {}).get("next"))
-    local.record_login(db.session(), user, **_client())
     auth_session.login(user, "local")  # a fresh session: the pending first factor goes too
-    db.session().commit()
     return redirect(auth_session.landing(next_url, auth_session.principal_for(user)), 303)
 
 
@@ -120,8 +116,7 @@ def totp_enrol() -> Page:
         return _restart("Votre connexion a expiré : saisissez de nouveau vos identifiants.")
     if user.totp_enrolled_at is not None:
         return redirect(url_for("auth.totp"), code=303)
-    secret = local.start_enrolment(user)
-    db.session().commit()
+    secret = logins.start_enrolment(db.session(), user)
     uri = local.provisioning_uri(user, current_app.config["TOTP_ISSUER"])
     context = {
         "secret_groups": [secret[i : i + 4] for i in range(0, len(secret), 4)],
@@ -146,7 +141,7 @@ def password_reset(token: str) -> Page:
     if request.method == "GET":
         return render_template("auth/password_reset.html", user=user)
     try:
-        local.complete_password_reset(
+        logins.reset_password(
             dbs, token, request.form.get("password", ""), request.form.get("confirm", ""),
             **_client(),
         )  # fmt: skip
@@ -154,6 +149,5 @@ def password_reset(token: str) -> Page:
         return _invalid_link()
     except local.PasswordPolicyError as exc:
         return render_template("auth/password_reset.html", user=user, problems=exc.problems), 200
-    dbs.commit()
     flash("Mot de passe enregistré : connectez-vous avec votre adresse e-mail.", "info")
     return redirect(url_for("auth.login"), code=303)

@@ -10,19 +10,16 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, flash, g, redirect, request, url_for
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from portal import audit, db
-from portal.identity import provisioning
-from portal.models import User
+from portal import db
+from portal.identity import logins, provisioning
 from portal.views.auth import bp
 from portal.web import plugins as app_plugins
 from portal.web import psc
 from portal.web import session as auth_session
 
 log = logging.getLogger(__name__)
-
 
 
 @bp.get("/connexion/psc")
@@ -41,17 +38,10 @@ def psc_callback() -> Response:
     next_url = auth_session.safe_next(psc.pending_next())
     try:
         identity = psc.complete(request.args, _redirect_uri())
-        user = account_for(identity)
+        user = logins.psc_login(db.session(), identity, **_client())
     except psc.PscError as exc:
         return _refused(exc, next_url)
     auth_session.login(user, "psc", id_token=identity.id_token)
-    details: dict[str, object] = {
-        "method": "psc",
-        "acr": identity.acr,
-        "exercices": identity.exercices,
-    }
-    _audit("login", actor=str(user.id), target=identity.national_id, details=details)
-    db.session().commit()
     principal = auth_session.principal_for(user)
     provisioning.provision_at_login(
         db.session_factory(), app_plugins.manager(), user, current_app.config["CONNECTORS"]
@@ -68,45 +58,10 @@ def _redirect_uri() -> str:
 
 def _refused(exc: psc.PscError, next_url: str | None) -> Response:
     log.warning("Pro Santé Connect login refused: %s", exc)
-    _audit("login_failed", actor=None, target=exc.national_id,
-           details={"method": "psc", "reason": exc.reason, "detail": exc.detail[:500]})  # fmt: skip
-    db.session().commit()
+    logins.psc_refused(db.session(), exc, **_client())
     flash(exc.message, "error")
     return redirect(url_for("auth.login", next=next_url) if next_url else url_for("auth.login"))
 
 
-def _audit(
-    action: str, *, actor: str | None, target: str | None, details: dict[str, object]
-) -> None:
-    audit.record(db.session(), action, actor=actor, target=target, details=details,
-                 ip=request.remote_addr, request_id=g.get("request_id"))  # fmt: skip
-
-
-def account_for(identity: psc.Identity) -> User:
-    """The portal account of a PSC identity; binds the PSC subject on first login.
-
-    :raises psc.PscError: ``unknown_account`` or ``deactivated``.
-    """
-    session = db.session()
-    user = session.scalar(select(User).where(User.oidc_subject == identity.subject))
-    if user is None:
-        candidates = session.scalars(
-            select(User).where(User.national_id == identity.national_id).order_by(User.id)
-        ).all()
-        user = next((u for u in candidates if u.active), candidates[0] if candidates else None)
-    if user is None:
-        raise psc.PscError("unknown_account", f"sub {identity.sub}",
-                           national_id=identity.national_id)  # fmt: skip
-    if not user.active:
-        raise psc.PscError("deactivated", f"user {user.id}", national_id=identity.national_id)
-    if user.oidc_subject != identity.subject:
-        if user.oidc_subject:  # e.g. moved from the sandbox to production
-            log.warning("user %s: PSC subject %s replaced", user.id, user.oidc_subject)
-        user.oidc_subject = identity.subject
-    if identity.given_name:
-        user.given_name = identity.given_name
-    if identity.family_name:
-        user.family_name = identity.family_name
-    return user
-
-
+def _client() -> dict[str, str | None]:
+    return {"ip": request.remote_addr, "request_id": g.get("request_id")}

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal import db
-from portal.models import User, utcnow
+from portal.models import User
 from portal.permissions import Grant, Principal
 
 USER_KEY = "uid"
@@ -40,7 +40,10 @@ def principal_for(user: User) -> Principal:
 
 
 def login(user: User, method: str, *, id_token: str | None = None) -> None:
-    """Start a fresh session for ``user`` (the old one is dropped: no fixation)."""
+    """Start a fresh session for ``user`` (the old one is dropped: no fixation).
+
+    The login itself (time, audit) is recorded by :mod:`portal.identity.logins`.
+    """
     session.clear()
     now = time.time()
     session[USER_KEY] = user.id
@@ -50,7 +53,6 @@ def login(user: User, method: str, *, id_token: str | None = None) -> None:
     if id_token:
         session[ID_TOKEN_KEY] = id_token
     session.permanent = True
-    user.last_login_at = utcnow()
     g.pop("principal", None)
 
 
