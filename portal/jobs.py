@@ -22,7 +22,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal import db, lease, plugins
-from portal.identity.local import ThrottlePolicy, purge_throttles
+from portal.identity.passwords import ThrottlePolicy, purge_throttles
 from portal.models import ConnectorBinding
 from portal.slots import aggregation as slots
 from portal.slots import cache as slot_cache

@@ -24,7 +24,7 @@ from werkzeug.test import TestResponse
 
 from portal import db
 from portal.db import EXTENSION_KEY
-from portal.identity import local, throttle
+from portal.identity import passwords, reset_links, second_factor, throttle
 from portal.identity.qr import qr_svg
 from portal.models import AuditEvent, LoginThrottle, PasswordResetToken, User, utcnow
 from tests.conftest import make_test_app
@@ -42,7 +42,7 @@ def _user(app: Flask, *roles: Any, enrolled: bool = True, **fields: Any) -> tupl
     """A local user with PASSWORD; returns (id, email, TOTP secret)."""
     with app.app_context():
         session = db.session()
-        fields.setdefault("password_hash", local.hash_password(PASSWORD))
+        fields.setdefault("password_hash", passwords.hash_password(PASSWORD))
         user = add_user(session, *roles, **fields)
         secret = pyotp.random_base32()
         if enrolled:
@@ -111,21 +111,21 @@ def _shows(response: TestResponse, message: str) -> bool:
 
 
 def test_password_policy_messages_in_french() -> None:
-    assert local.password_problems("court", "a@b.fr") == [
+    assert passwords.password_problems("court", "a@b.fr") == [
         "Le mot de passe doit contenir au moins 12 caractères."
     ]
-    assert local.password_problems("Jeanne.Martin@Exemple.fr", "jeanne.martin@exemple.fr") == [
+    assert passwords.password_problems("Jeanne.Martin@Exemple.fr", "jeanne.martin@exemple.fr") == [
         "Le mot de passe ne doit pas être votre adresse e-mail."
     ]
-    assert local.password_problems(PASSWORD, "a@b.fr", "autre chose encore") == [
+    assert passwords.password_problems(PASSWORD, "a@b.fr", "autre chose encore") == [
         "Les deux saisies du mot de passe ne sont pas identiques."
     ]
-    assert local.password_problems(PASSWORD, "a@b.fr", PASSWORD) == []
-    assert local.password_problems("x" * 300, None)  # absurdly long refused too
+    assert passwords.password_problems(PASSWORD, "a@b.fr", PASSWORD) == []
+    assert passwords.password_problems("x" * 300, None)  # absurdly long refused too
 
 
 def test_hashes_are_argon2id_and_never_the_password() -> None:
-    first, second = local.hash_password(PASSWORD), local.hash_password(PASSWORD)
+    first, second = passwords.hash_password(PASSWORD), passwords.hash_password(PASSWORD)
     assert first.startswith("$argon2id$") and first != second  # salted
     assert PASSWORD not in first
     parameters = PasswordHasher().memory_cost
@@ -168,7 +168,7 @@ def test_first_login_enrols_totp_then_logs_in(app: Flask, client: FlaskClient) -
     assert _get_user(app, user_id).totp_secret == secret
 
     wrong = _code(client, _wrong_code(secret), enrol=True)
-    assert wrong.status_code == 200 and _shows(wrong, local.MSG_BAD_CODE)
+    assert wrong.status_code == 200 and _shows(wrong, passwords.MSG_BAD_CODE)
     assert _get_user(app, user_id).totp_enrolled_at is None
 
     done = _code(client, pyotp.TOTP(secret).now(), enrol=True)
@@ -230,7 +230,7 @@ def test_totp_code_reuse_refused(app: Flask) -> None:
     second = app.test_client()
     _password(second, email)
     again = _code(second, code)
-    assert again.status_code == 200 and _shows(again, local.MSG_BAD_CODE)
+    assert again.status_code == 200 and _shows(again, passwords.MSG_BAD_CODE)
     assert _logged_in(second) is None
     # an older code is refused too once a newer one was used
     assert _code(second, totp.at(time.time() - 30)).status_code == 200
@@ -247,7 +247,7 @@ def test_first_factor_expires_after_five_minutes(app: Flask, client: FlaskClient
     _password(client, email, next_url="/admin/connecteurs")
     with client.session_transaction() as sess:
         pending = dict(sess["local_pending"])
-        pending["at"] = time.time() - local.FIRST_FACTOR_VALIDITY_S - 1
+        pending["at"] = time.time() - passwords.FIRST_FACTOR_VALIDITY_S - 1
         sess["local_pending"] = pending
     response = _code(client, pyotp.TOTP(secret).now())
     assert response.status_code == 303
@@ -316,7 +316,7 @@ def test_wrong_password_unknown_email_inactive_all_look_the_same(
             verifications.append("verify")
             return super().verify(hash, password)
 
-    monkeypatch.setattr(local, "_hasher", CountingHasher())
+    monkeypatch.setattr(passwords, "_hasher", CountingHasher())
     bodies = []
     for i, (login, password) in enumerate(
         [
@@ -416,7 +416,7 @@ def test_totp_failures_count_towards_the_block(app: Flask, client: FlaskClient) 
     good, wrong = pyotp.TOTP(secret).now(), _wrong_code(secret)
     _password(client, email)
     for _ in range(limit):
-        assert _shows(_code(client, wrong), local.MSG_BAD_CODE)
+        assert _shows(_code(client, wrong), passwords.MSG_BAD_CODE)
     response = _code(client, good)
     assert response.status_code == 303 and response.headers["Location"] == "/connexion"
     assert BLOCKED in _text(client.get("/connexion"))
@@ -430,24 +430,24 @@ def test_block_lifts_after_block_period(app: Flask) -> None:
     with app.app_context():
         session = db.session()
         policy = throttle.ThrottlePolicy.from_config(app.config)
-        user = add_user(session, "administrateur", password_hash=local.hash_password(PASSWORD))
+        user = add_user(session, "administrateur", password_hash=passwords.hash_password(PASSWORD))
         assert user.email
         t0 = utcnow()
         for i in range(policy.max_failures):
-            result = local.authenticate(
+            result = passwords.authenticate(
                 session, user.email, "mauvais", policy=policy, ip="192.0.2.5",
                 now=t0 + timedelta(seconds=i),
             )  # fmt: skip
             assert result.reason == "wrong_password"
         session.commit()
         later = t0 + timedelta(seconds=policy.max_failures)
-        result = local.authenticate(session, user.email, PASSWORD, policy=policy, now=later)
+        result = passwords.authenticate(session, user.email, PASSWORD, policy=policy, now=later)
         assert result.reason == "blocked" and result.message == BLOCKED
         lifted = t0 + timedelta(seconds=policy.max_failures + policy.block_s)
-        result = local.authenticate(session, user.email, PASSWORD, policy=policy, now=lifted)
+        result = passwords.authenticate(session, user.email, PASSWORD, policy=policy, now=lifted)
         assert result.ok and result.user is not None and result.user.id == user.id
         # the address is free again as well
-        assert not local.is_blocked(session, "autre@example.test", "192.0.2.5", now=lifted)
+        assert not passwords.is_blocked(session, "autre@example.test", "192.0.2.5", now=lifted)
 
 
 def test_failures_outside_the_window_do_not_add_up(app: Flask) -> None:
@@ -456,13 +456,13 @@ def test_failures_outside_the_window_do_not_add_up(app: Flask) -> None:
         policy = throttle.ThrottlePolicy.from_config(app.config)
         t0 = utcnow()
         for _ in range(policy.max_failures - 1):
-            local.register_failure(session, "a@example.test", None, policy, now=t0)
+            passwords.register_failure(session, "a@example.test", None, policy, now=t0)
         after_window = t0 + timedelta(seconds=policy.window_s + 1)
-        local.register_failure(session, "a@example.test", None, policy, now=after_window)
-        assert not local.is_blocked(session, "a@example.test", None, now=after_window)
-        assert local.purge_throttles(session, policy, now=after_window) == 0
+        passwords.register_failure(session, "a@example.test", None, policy, now=after_window)
+        assert not passwords.is_blocked(session, "a@example.test", None, now=after_window)
+        assert passwords.purge_throttles(session, policy, now=after_window) == 0
         later = after_window + timedelta(seconds=policy.window_s + 1)
-        assert local.purge_throttles(session, policy, now=later) == 1
+        assert passwords.purge_throttles(session, policy, now=later) == 1
         session.commit()
 
 
@@ -474,7 +474,7 @@ def _issue(app: Flask, user_id: int, **kwargs: Any) -> str:
         session = db.session()
         user = session.get(User, user_id)
         assert user is not None
-        raw = local.issue_reset_link(session, user, None, **kwargs)
+        raw = reset_links.issue_reset_link(session, user, None, **kwargs)
         session.commit()
         return raw
 
@@ -512,7 +512,7 @@ def test_reset_link_sets_password_once(app: Flask, client: FlaskClient) -> None:
     assert event.actor == str(user_id) and new_password not in repr(event.details)
 
     again = client.get(url)
-    assert again.status_code == 404 and _shows(again, local.MSG_RESET_INVALID)
+    assert again.status_code == 404 and _shows(again, reset_links.MSG_RESET_INVALID)
     reuse = client.post(url, data={"password": "encore un autre secret", "confirm": "x"})
     assert reuse.status_code == 404
     # the new password works, the old one does not
@@ -526,7 +526,7 @@ def test_reset_link_expires_after_72_hours(app: Flask, client: FlaskClient) -> N
     assert validity == timedelta(hours=72)
     expired = _issue(app, user_id, now=utcnow() - validity - timedelta(seconds=1))
     response = client.get(f"/mot-de-passe/{expired}")
-    assert response.status_code == 404 and _shows(response, local.MSG_RESET_INVALID)
+    assert response.status_code == 404 and _shows(response, reset_links.MSG_RESET_INVALID)
     post = client.post(f"/mot-de-passe/{expired}", data={"password": PASSWORD, "confirm": PASSWORD})
     assert post.status_code == 404
     almost = _issue(app, user_id, now=utcnow() - validity + timedelta(minutes=5))
@@ -535,7 +535,7 @@ def test_reset_link_expires_after_72_hours(app: Flask, client: FlaskClient) -> N
 
 def test_unknown_or_deactivated_reset_link(app: Flask, client: FlaskClient) -> None:
     response = client.get("/mot-de-passe/nimporte-quoi")
-    assert response.status_code == 404 and _shows(response, local.MSG_RESET_INVALID)
+    assert response.status_code == 404 and _shows(response, reset_links.MSG_RESET_INVALID)
     user_id, _, _ = _user(app, "administrateur", active=False)
     assert client.get(f"/mot-de-passe/{_issue(app, user_id)}").status_code == 404
 
@@ -545,7 +545,7 @@ def test_reset_totp_enrols_again_at_next_login(app: Flask, client: FlaskClient) 
     with app.app_context():
         user = db.session().get(User, user_id)
         assert user is not None
-        local.reset_totp(user)
+        second_factor.reset_totp(user)
         db.session().commit()
     assert _password(client, email).headers["Location"] == "/connexion/totp/enrolement"
 
@@ -559,7 +559,7 @@ def test_create_admin_command(app: Flask, runner: FlaskCliRunner, client: FlaskC
     link = re.search(r"http://localhost:5000(/mot-de-passe/\S+)", result.output)
     assert link is not None and "72 h" in result.output
     with app.app_context():
-        user = local.find_user_by_email(db.session(), "premiere.admin@example.fr")
+        user = passwords.find_user_by_email(db.session(), "premiere.admin@example.fr")
         assert user is not None and user.email == "premiere.admin@example.fr"
         assert [r.role for r in user.roles] == ["administrateur"]
         assert user.roles[0].territory_code is None and user.password_hash is None

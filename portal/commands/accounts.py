@@ -13,7 +13,7 @@ from flask import current_app, url_for
 from flask.cli import AppGroup
 
 from portal import audit, db
-from portal.identity import local
+from portal.identity import passwords, reset_links
 from portal.models import User, UserRole
 
 accounts_cli = AppGroup("accounts", help="Comptes locaux (administration).")
@@ -42,11 +42,11 @@ def create_admin_command(
     """Crée un administrateur national local et affiche son lien (usage unique) de
     choix du mot de passe. La double authentification (TOTP) est enregistrée à la
     première connexion."""
-    email = local.normalize_email(email)
+    email = passwords.normalize_email(email)
     if not _EMAIL_RE.match(email):
         raise click.BadParameter("adresse e-mail invalide", param_hint="EMAIL")
     session = db.session()
-    user = local.find_user_by_email(session, email)
+    user = passwords.find_user_by_email(session, email)
     if user is not None and not reissue:
         raise click.ClickException(
             f"un compte existe déjà pour {email} (--nouveau-lien pour émettre un nouveau lien)"
@@ -63,7 +63,7 @@ def create_admin_command(
             session, "account_created", actor="cli", target=f"user:{user.id}",
             details={"roles": ["administrateur"], "via": "create-admin"},
         )  # fmt: skip
-    token = local.issue_reset_link(
+    token = reset_links.issue_reset_link(
         session,
         user,
         created_by=None,

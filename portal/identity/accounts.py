@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.audit import Actor
 from portal.directory import territories
-from portal.identity import local
-from portal.identity.local import DEFAULT_RESET_VALIDITY_S
+from portal.identity import passwords, reset_links, second_factor
 from portal.identity.provisioning import ProvisioningReport, push_deactivation
+from portal.identity.reset_links import DEFAULT_RESET_VALIDITY_S
 from portal.models import Practitioner, Structure, User, UserRole, utcnow
 from portal.permissions import ROLE_LABELS, ROLE_SCOPES, ROLES, in_scope
 
@@ -215,7 +215,7 @@ def get_account(session: Session, actor: Actor, user_id: int) -> AccountDetail:
         can_manage=_manageable(session, actor, user),
         is_self=user.id == actor.principal.user_id,
         is_regulator=any(r.role in REGULATOR_ROLES for r in user.roles),
-        psc_only=any(r.role in local.PSC_ONLY_ROLES for r in user.roles),
+        psc_only=any(r.role in passwords.PSC_ONLY_ROLES for r in user.roles),
     )
 
 
@@ -316,7 +316,7 @@ def create_account(
     actor.record(session, "account_created", f"user:{user.id}", roles=[c["role"] for c in resolved])
     for columns in resolved:
         _add_role(session, actor, user, columns)
-    token = local.issue_reset_link(
+    token = reset_links.issue_reset_link(
         session, user, created_by=actor.principal.user_id, validity_s=validity_s
     )
     actor.record(session, "reset_link_issued", f"user:{user.id}")
@@ -402,7 +402,7 @@ def issue_reset_link(
     """A new single-use set-password link for the user (raw token, shown once)."""
     user = _load(session, actor, user_id)
     _require_manageable(session, actor, user)
-    token = local.issue_reset_link(
+    token = reset_links.issue_reset_link(
         session, user, created_by=actor.principal.user_id, validity_s=validity_s
     )
     actor.record(session, "reset_link_issued", f"user:{user.id}")
@@ -414,7 +414,7 @@ def reset_totp(session: Session, actor: Actor, user_id: int) -> None:
     """Forget the user's second factor: they enrol again at their next login."""
     user = _load(session, actor, user_id)
     _require_manageable(session, actor, user)
-    local.reset_totp(user)
+    second_factor.reset_totp(user)
     actor.record(session, "totp_reset", f"user:{user.id}")
     session.commit()
 

@@ -1,6 +1,7 @@
 """Login throttling in ``LoginThrottle`` rows, shared by every gunicorn worker.
 
-Generic over keys: :mod:`portal.identity.local` names them (``account:<sha256>``,
+Generic over keys: :mod:`portal.identity.passwords` and
+:mod:`portal.identity.second_factor` name them (``account:<sha256>``,
 ``ip:<address>``, ``totp-step:<user id>``). After ``limit`` failures within
 the window a key is blocked for ``block_s``; the counters reset when the
 window or the block is over. Row updates lock the row (``FOR UPDATE`` on

@@ -1,4 +1,4 @@
-"""Local accounts: passwords, the TOTP second factor, login throttling, reset links.
+"""Local accounts: the password policy, hashing, and the first login factor.
 
 A service without Flask request objects: the views pass the values in (form
 fields, client address, request id, ``now``). Every function adds to the
@@ -9,12 +9,12 @@ caller's SQLAlchemy session and leaves the commit to the caller.
 - Unknown e-mail, wrong password, inactive account and account without a local
   password get the same message and the same work (one argon2 verification).
 - Throttling counts failures per account and per client address in
-  ``LoginThrottle`` rows, shared by every worker. Account keys hold a sha256 of
-  the typed e-mail, never the typed text (it may be a mistyped password).
-- TOTP: ±1 step accepted; the last accepted step of each user is kept in a
-  ``LoginThrottle`` row (``totp-step:<user id>``, the step in ``failures``) and
-  claimed with a conditional UPDATE, so a code is never accepted twice, even by
-  two workers at once.
+  ``LoginThrottle`` rows (:mod:`portal.identity.throttle`), shared by every
+  worker. Account keys hold a sha256 of the typed e-mail, never the typed text
+  (it may be a mistyped password).
+
+The second factor is in :mod:`portal.identity.second_factor`, the set-password
+links in :mod:`portal.identity.reset_links`.
 """
 
 from __future__ import annotations
@@ -24,20 +24,19 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Final
 
-import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal import audit
 from portal.identity import throttle
 from portal.identity.throttle import ThrottlePolicy
-from portal.models import PasswordResetToken, User, utcnow
+from portal.models import User, utcnow
 
 MIN_PASSWORD_LENGTH: Final = 12
 MAX_PASSWORD_LENGTH: Final = 256  # argon2 copes, but a megabyte "password" is an attack
@@ -54,11 +53,6 @@ MSG_PSC_ONLY: Final = (
 MSG_BAD_CODE: Final = (
     "Code incorrect ou déjà utilisé : saisissez le code affiché par l'application."
 )
-MSG_RESET_INVALID: Final = (
-    "Ce lien n'est pas valable : il a expiré, a déjà servi ou est incomplet. "
-    "Demandez un nouveau lien à votre gestionnaire de comptes."
-)
-
 _MESSAGES: Final = {
     "blocked": MSG_BLOCKED,
     "psc_only": MSG_PSC_ONLY,
@@ -101,14 +95,11 @@ class PasswordPolicyError(ValueError):
         self.problems = problems
 
 
-class InvalidResetToken(LookupError):
-    """Unknown, used or expired reset token (deliberately without detail)."""
-
-
 # ---------------------------------------------------------------- passwords
 
 
 def normalize_email(email: str) -> str:
+    """The e-mail as compared and stored: trimmed, lower case."""
     return email.strip().lower()
 
 
@@ -213,7 +204,7 @@ def purge_throttles(
 # ---------------------------------------------------------------- first factor
 
 
-def _audit_failure(
+def audit_failure(
     session: Session,
     reason: str,
     *,
@@ -223,6 +214,7 @@ def _audit_failure(
     ip: str | None,
     request_id: str | None,
 ) -> None:
+    """Audit one failed login step; the typed e-mail is kept only if shaped like one."""
     typed = normalize_email(email)
     # only something shaped like an address is kept: never a password typed in the wrong field
     target = typed if _EMAIL_RE.match(typed) and len(typed) <= 200 else None
@@ -264,7 +256,7 @@ def authenticate(
     now = now or utcnow()
     email = email.strip()[:254]
     if is_blocked(session, email, ip, now=now):
-        _audit_failure(
+        audit_failure(
             session, "blocked", user=None, email=email, step="password", ip=ip,
             request_id=request_id,
         )  # fmt: skip
@@ -286,7 +278,7 @@ def authenticate(
     if reason != "ok":
         if reason != "psc_only":  # the right password is not a guess
             register_failure(session, email, ip, policy, now=now)
-        _audit_failure(
+        audit_failure(
             session, reason, user=user, email=email, step="password", ip=ip,
             request_id=request_id,
         )  # fmt: skip
@@ -295,92 +287,6 @@ def authenticate(
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return AuthResult("ok", user)
-
-
-# ---------------------------------------------------------------- TOTP
-
-
-def new_totp_secret() -> str:
-    return pyotp.random_base32()  # 160 bits
-
-
-def start_enrolment(user: User) -> str:
-    """The secret to show at enrolment: kept until confirmed, so a reload shows the same QR."""
-    if user.totp_enrolled_at is not None:
-        raise ValueError("TOTP already enrolled")
-    if not user.totp_secret:
-        user.totp_secret = new_totp_secret()
-    return user.totp_secret
-
-
-def provisioning_uri(user: User, issuer: str) -> str:
-    """The ``otpauth://`` URI the QR code carries."""
-    assert user.totp_secret
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(
-        name=user.email or str(user.id), issuer_name=issuer
-    )
-
-
-def reset_totp(user: User) -> None:
-    """Forget the second factor: the next login enrols a new one (account management)."""
-    user.totp_secret = None
-    user.totp_enrolled_at = None
-
-
-def _matching_step(secret: str, code: str, now: datetime) -> int | None:
-    totp = pyotp.TOTP(secret)
-    current = totp.timecode(now)
-    for step in (current, current - 1, current + 1):
-        if secrets.compare_digest(totp.generate_otp(step), code):
-            return step
-    return None
-
-
-def verify_totp(
-    session: Session,
-    user: User,
-    code: str,
-    *,
-    policy: ThrottlePolicy,
-    ip: str | None = None,
-    request_id: str | None = None,
-    now: datetime | None = None,
-) -> AuthResult:
-    """Check the second factor (enrolled, or being confirmed at enrolment).
-
-    A successful enrolment confirmation sets ``totp_enrolled_at``. Wrong and
-    reused codes count as failures, like wrong passwords.
-    """
-    now = now or utcnow()
-    email = user.email or ""
-    step_name = "totp" if user.totp_enrolled_at else "totp_enrolment"
-    if is_blocked(session, email, ip, now=now):
-        _audit_failure(
-            session, "blocked", user=user, email=email, step=step_name, ip=ip,
-            request_id=request_id,
-        )  # fmt: skip
-        return AuthResult("blocked", user)
-    code = re.sub(r"\s", "", code)
-    step = None
-    if user.totp_secret and re.fullmatch(r"[0-9]{6}", code):
-        step = _matching_step(user.totp_secret, code, now)
-    if step is None:
-        reason = "wrong_code"
-    elif not throttle.advance(session, f"totp-step:{user.id}", step, now):
-        reason = "reused_code"
-    else:
-        if user.totp_enrolled_at is None:
-            user.totp_enrolled_at = now
-            audit.record(
-                session, "totp_enrolled", actor=str(user.id), target=f"user:{user.id}",
-                ip=ip, request_id=request_id,
-            )  # fmt: skip
-        return AuthResult("ok", user)
-    register_failure(session, email, ip, policy, now=now)
-    _audit_failure(
-        session, reason, user=user, email=email, step=step_name, ip=ip, request_id=request_id
-    )
-    return AuthResult(reason, user)
 
 
 def record_login(
@@ -399,107 +305,3 @@ def record_login(
         session, "login", actor=str(user.id), details={"method": "local"}, ip=ip,
         request_id=request_id,
     )  # fmt: skip
-
-
-# ---------------------------------------------------------------- reset links
-
-
-DEFAULT_RESET_VALIDITY_S: Final = 72 * 3600
-
-
-def _token_hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def issue_reset_link(
-    session: Session,
-    user: User,
-    created_by: int | None,
-    now: datetime | None = None,
-    *,
-    validity_s: int = DEFAULT_RESET_VALIDITY_S,
-) -> str:
-    """A new single-use token for ``/mot-de-passe/<token>``; only its sha256 is stored.
-
-    Valid ``validity_s`` (the instance's ``PASSWORD_RESET_VALIDITY_S``; 72 h by default).
-    Earlier unused links of the user stop working: only the latest one is valid.
-    The caller audits (it knows who asked, from where).
-    """
-    now = now or utcnow()
-    raw = secrets.token_urlsafe(32)
-    _invalidate_tokens(session, user.id, now)
-    session.add(
-        PasswordResetToken(
-            user_id=user.id,
-            token_hash=_token_hash(raw),
-            created_at=now,
-            expires_at=now + timedelta(seconds=validity_s),
-            created_by=created_by,
-        )
-    )
-    session.flush()
-    return raw
-
-
-def _invalidate_tokens(session: Session, user_id: int, now: datetime) -> None:
-    session.execute(
-        update(PasswordResetToken)
-        .where(PasswordResetToken.user_id == user_id, PasswordResetToken.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def reset_token_user(session: Session, raw: str, *, now: datetime | None = None) -> User | None:
-    """The active user a still-valid token belongs to, or None."""
-    now = now or utcnow()
-    if not raw or len(raw) > 100:
-        return None
-    token = session.scalar(
-        select(PasswordResetToken).where(PasswordResetToken.token_hash == _token_hash(raw))
-    )
-    if token is None or token.used_at is not None or token.expires_at <= now:
-        return None
-    user = session.get(User, token.user_id)
-    return user if user is not None and user.active else None
-
-
-def complete_password_reset(
-    session: Session,
-    raw: str,
-    password: str,
-    confirm: str,
-    *,
-    ip: str | None = None,
-    request_id: str | None = None,
-    now: datetime | None = None,
-) -> User:
-    """Set the password through a reset link; the link and its siblings stop working.
-
-    The TOTP enrolment is kept (``reset_totp`` is a separate decision).
-    Raises :class:`InvalidResetToken` or :class:`PasswordPolicyError`.
-    """
-    now = now or utcnow()
-    user = reset_token_user(session, raw, now=now)
-    if user is None:
-        raise InvalidResetToken
-    problems = password_problems(password, user.email, confirm)
-    if problems:
-        raise PasswordPolicyError(problems)
-    used = session.execute(
-        update(PasswordResetToken)
-        .where(PasswordResetToken.token_hash == _token_hash(raw))
-        .where(PasswordResetToken.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if used.rowcount != 1:  # type: ignore[attr-defined]
-        raise InvalidResetToken  # the same link submitted twice at once
-    _invalidate_tokens(session, user.id, now)
-    set_password(user, password, now=now)
-    clear_account_throttle(session, user.email or "")
-    audit.record(
-        session, "password_set", actor=str(user.id), target=f"user:{user.id}",
-        details={"via": "reset_link"}, ip=ip, request_id=request_id,
-    )  # fmt: skip
-    return user
