@@ -2,8 +2,9 @@
 
 The views (``portal/views/auth*.py``) parse the request and call one of these;
 the service owns the transaction (views never commit). The lower-level rules
-(password checks, TOTP steps, throttling) live in :mod:`portal.identity.local`,
-which adds to the caller's session and leaves the commit here.
+(password checks, TOTP steps, throttling) live in :mod:`portal.identity.passwords`,
+:mod:`~portal.identity.second_factor` and :mod:`~portal.identity.reset_links`,
+which add to the caller's session and leave the commit here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import audit
-from portal.identity import local
+from portal.identity import passwords, reset_links
+from portal.identity import second_factor as totp
 from portal.identity.psc import PscError
 from portal.identity.throttle import ThrottlePolicy
 from portal.models import User, utcnow
@@ -50,9 +52,9 @@ def first_factor(
     policy: ThrottlePolicy,
     ip: str | None = None,
     request_id: str | None = None,
-) -> local.AuthResult:
+) -> passwords.AuthResult:
     """Check e-mail and password; the failure count and audit event are committed either way."""
-    result = local.authenticate(
+    result = passwords.authenticate(
         session, email, password, policy=policy, ip=ip, request_id=request_id
     )
     session.commit()
@@ -67,14 +69,14 @@ def second_factor(
     policy: ThrottlePolicy,
     ip: str | None = None,
     request_id: str | None = None,
-) -> local.AuthResult:
+) -> passwords.AuthResult:
     """Check the TOTP code; on success record the login (throttle cleared, audited). Commits.
 
     The caller then opens the web session (``portal.web.session.login(user, "local")``).
     """
-    result = local.verify_totp(session, user, code, policy=policy, ip=ip, request_id=request_id)
+    result = totp.verify_totp(session, user, code, policy=policy, ip=ip, request_id=request_id)
     if result.ok:
-        local.record_login(session, user, ip=ip, request_id=request_id)
+        passwords.record_login(session, user, ip=ip, request_id=request_id)
         user.last_login_at = utcnow()
     session.commit()
     return result
@@ -82,7 +84,7 @@ def second_factor(
 
 def start_enrolment(session: Session, user: User) -> str:
     """The user's new (or pending) TOTP secret, saved before it is shown."""
-    secret = local.start_enrolment(user)
+    secret = totp.start_enrolment(user)
     session.commit()
     return secret
 
@@ -98,10 +100,12 @@ def reset_password(
 ) -> None:
     """Set the password through a single-use link, committed.
 
-    :raises local.InvalidResetToken: the link is unknown, used or expired.
-    :raises local.PasswordPolicyError: the password is refused (nothing is saved).
+    :raises reset_links.InvalidResetToken: the link is unknown, used or expired.
+    :raises passwords.PasswordPolicyError: the password is refused (nothing is saved).
     """
-    local.complete_password_reset(session, token, password, confirm, ip=ip, request_id=request_id)
+    reset_links.complete_password_reset(
+        session, token, password, confirm, ip=ip, request_id=request_id
+    )
     session.commit()
 
 

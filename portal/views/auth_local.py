@@ -14,7 +14,7 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from werkzeug.wrappers import Response
 
 from portal import db
-from portal.identity import local, logins, qr
+from portal.identity import logins, passwords, qr, reset_links, second_factor
 from portal.identity.throttle import ThrottlePolicy
 from portal.models import User
 from portal.views.auth import bp
@@ -51,7 +51,7 @@ def _pending_user() -> User | None:
     pending = session.get(PENDING_KEY)
     if not isinstance(pending, dict):
         return None
-    if time.time() - float(pending.get("at", 0)) > local.FIRST_FACTOR_VALIDITY_S:
+    if time.time() - float(pending.get("at", 0)) > passwords.FIRST_FACTOR_VALIDITY_S:
         return None
     user = db.session().get(User, pending.get("uid"))
     return user if user is not None and user.active else None
@@ -117,7 +117,7 @@ def totp_enrol() -> Page:
     if user.totp_enrolled_at is not None:
         return redirect(url_for("auth.totp"), code=303)
     secret = logins.start_enrolment(db.session(), user)
-    uri = local.provisioning_uri(user, current_app.config["TOTP_ISSUER"])
+    uri = second_factor.provisioning_uri(user, current_app.config["TOTP_ISSUER"])
     context = {
         "secret_groups": [secret[i : i + 4] for i in range(0, len(secret), 4)],
         "qr": qr.qr_svg(uri, label="Code QR à scanner avec l'application d'authentification"),
@@ -128,14 +128,14 @@ def totp_enrol() -> Page:
 
 
 def _invalid_link() -> tuple[str, int]:
-    return render_template("auth/password_reset.html", invalid=local.MSG_RESET_INVALID), 404
+    return render_template("auth/password_reset.html", invalid=reset_links.MSG_RESET_INVALID), 404
 
 
 @bp.route("/mot-de-passe/<token>", methods=["GET", "POST"])
 def password_reset(token: str) -> Page:
     """Choose a password through an administrator's single-use link."""
     dbs = db.session()
-    user = local.reset_token_user(dbs, token)
+    user = reset_links.reset_token_user(dbs, token)
     if user is None:
         return _invalid_link()
     if request.method == "GET":
@@ -145,9 +145,9 @@ def password_reset(token: str) -> Page:
             dbs, token, request.form.get("password", ""), request.form.get("confirm", ""),
             **_client(),
         )  # fmt: skip
-    except local.InvalidResetToken:
+    except reset_links.InvalidResetToken:
         return _invalid_link()
-    except local.PasswordPolicyError as exc:
+    except passwords.PasswordPolicyError as exc:
         return render_template("auth/password_reset.html", user=user, problems=exc.problems), 200
     flash("Mot de passe enregistré : connectez-vous avec votre adresse e-mail.", "info")
     return redirect(url_for("auth.login"), code=303)
