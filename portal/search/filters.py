@@ -21,25 +21,18 @@ from sqlalchemy.orm import Session
 
 from portal.domain import Slot
 from portal.models import CachedSlot, ConnectorState, SlotFetch, SlotSummary
+from portal.reference.vocabulary import (
+    MODALITIES,
+    SLOT_KIND_LABELS,
+    WITHIN_WINDOWS,
+    modality_label,
+    slot_kind_word,
+)
 from portal.search.candidates import MAX_LISTED_IDS, REGULATOR_KINDS, Candidate
 from portal.slots.cache import OWNER_KINDS, killed_sources
 
-WITHIN = {
-    "0-4": (0, 4),
-    "4-8": (4, 8),
-    "8-12": (8, 12),
-    "12-24": (12, 24),
-    "24-48": (24, 48),
-    "48-72": (48, 72),
-}
-KIND_LABELS = {"public": "public", "pro": "professionnels", "sas": "réservés SAS", "cpts": "CPTS"}
-MODALITY_LABELS = {
-    "cabinet": "cabinet",
-    "teleconsultation": "téléconsultation",
-    "domicile": "visite à domicile",
-}
-ALL_MODALITIES = frozenset(MODALITY_LABELS)
-ALL_KINDS = frozenset(KIND_LABELS)
+ALL_MODALITIES = frozenset(MODALITIES)
+ALL_KINDS = frozenset(SLOT_KIND_LABELS)
 SOURCE_STATES = {
     "failed": "en échec",
     "timeout": "délai dépassé",
@@ -60,9 +53,9 @@ class SlotFact:
 
 def within_bounds(within: str, now: datetime) -> tuple[datetime | None, datetime] | None:
     """The start bounds of an "available within" choice; a slot under way counts as "0 h"."""
-    if within not in WITHIN:
+    if within not in WITHIN_WINDOWS:
         return None
-    a, b = WITHIN[within]
+    a, b = WITHIN_WINDOWS[within]
     return (now + timedelta(hours=a) if a else None, now + timedelta(hours=b))
 
 
@@ -133,7 +126,7 @@ def slot_facts(
     """
     killed = killed_sources(session)
     dialect = session.get_bind().dialect.name
-    windowed = within in WITHIN
+    windowed = within in WITHIN_WINDOWS
     bounds = within_bounds(within, now)
     parser = _Parser()
     facts: dict[str, list[SlotFact]] = defaultdict(list)
@@ -208,14 +201,14 @@ def filter_labels(filters: Filters) -> dict[str, str]:
         labels["sas"] = "Participants au SAS uniquement"
     if filters.kinds:
         labels["kinds"] = "Types de créneaux : " + ", ".join(
-            KIND_LABELS.get(k, k) for k in filters.kinds
+            slot_kind_word(k) for k in filters.kinds
         )
-    if filters.within in WITHIN:
-        a, b = WITHIN[filters.within]
+    if filters.within in WITHIN_WINDOWS:
+        a, b = WITHIN_WINDOWS[filters.within]
         labels["within"] = f"Disponible entre {a} h et {b} h"
     if filters.modalities:
         labels["modalities"] = "Modalité : " + ", ".join(
-            MODALITY_LABELS.get(m, m) for m in filters.modalities
+            modality_label(m).lower() for m in filters.modalities
         )
     return labels
 
@@ -257,7 +250,7 @@ def apply_filters(
         cut("sas", lambda n: candidates[n].sas_participation)
     if filters.kinds:
         cut("kinds", lambda n: bool(alive[n]))
-    if filters.within in WITHIN:
+    if filters.within in WITHIN_WINDOWS:
         for n, found in alive.items():
             alive[n] = [f for f in found if f.in_window]
         cut("within", lambda n: bool(alive[n]))

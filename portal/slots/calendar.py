@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from portal.domain import Slot
+from portal.reference.vocabulary import MODALITY_LABELS as MODALITY_LABELS  # older import path
+from portal.reference.vocabulary import modality_label
 
 #: Overseas departments do not live on Paris time.
 DEPARTMENT_TIMEZONES = {
@@ -22,11 +24,6 @@ DEPARTMENT_TIMEZONES = {
 }
 DEFAULT_TIMEZONE = "Europe/Paris"
 DAY_LABELS = ("Aujourd'hui", "Demain", "Après-demain")
-MODALITY_LABELS = {
-    "cabinet": "Cabinet",
-    "teleconsultation": "Téléconsultation",
-    "domicile": "Visite à domicile",
-}
 WEEKDAYS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
 
 
@@ -117,4 +114,4 @@ def age_label(fetched_at: datetime | None, now: datetime | None = None) -> str:
 
 
 def modality_labels(modalities: Sequence[str]) -> str:
-    return ", ".join(MODALITY_LABELS.get(m, m) for m in modalities)
+    return ", ".join(modality_label(m) for m in modalities)

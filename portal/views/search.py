@@ -21,7 +21,7 @@ from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
 
 from portal import db
-from portal.reference import geo
+from portal.reference import geo, vocabulary
 from portal.reference import terminology as reference
 from portal.search import geocoding, live, lrm
 from portal.search.service import Card, SearchRequest, search
@@ -31,26 +31,9 @@ from portal.web import session as auth_session
 bp = Blueprint("search", __name__)
 
 #: URL parameters (French, see docs/search-contract.md) that make a search.
-WINDOWS = (
-    ("", "Peu importe"),
-    ("0-4", "0–4 h"),
-    ("4-8", "4–8 h"),
-    ("8-12", "8–12 h"),
-    ("12-24", "12–24 h"),
-    ("24-48", "24–48 h"),
-    ("48-72", "48–72 h"),
-)
-MODALITIES = (
-    ("cabinet", "Cabinet"),
-    ("teleconsultation", "Téléconsultation"),
-    ("domicile", "Visite à domicile"),
-)
-KINDS = (
-    ("public", "Grand public"),
-    ("pro", "Professionnels"),
-    ("sas", "Réservé SAS"),
-    ("cpts", "CPTS"),
-)
+WINDOWS = vocabulary.window_choices()
+MODALITIES = vocabulary.modality_choices()
+KINDS = vocabulary.slot_kind_choices()
 PRECISIONS = {
     "adresse": "Adresse précise",
     "commune": "Centre de la commune",

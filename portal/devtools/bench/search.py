@@ -43,11 +43,12 @@ from portal.app import warm_up
 from portal.devtools.bench import dataset
 from portal.models import User, UserRole
 from portal.reference import geo
+from portal.reference.vocabulary import WITHIN_WINDOWS
 
 KINDS = ("adresse", "carte", "commune", "departement")
 #: Share of each kind in the mix (out of 20).
 KIND_WEIGHTS = {"adresse": 5, "carte": 3, "commune": 7, "departement": 5}
-WINDOWS = ("0-4", "4-8", "8-12", "12-24", "24-48", "48-72")
+WINDOWS = tuple(WITHIN_WINDOWS)
 TARGET_P95_MS = 150.0
 #: The throwaway cluster's planner settings: those recommended for SSD storage (README,
 #: "Serving it"); with the default random_page_cost (4, spinning disks) the planner
