@@ -14,17 +14,8 @@ from flask.cli import with_appcontext
 from portal import db
 from portal.jobs import PortalScheduler
 from portal.slots import aggregation as slots
+from portal.slots.states import state_label
 from portal.web import plugins as app_plugins
-
-STATE_LABELS = {
-    "fresh": "à jour",
-    "partial": "partiel",
-    "failed": "en échec",
-    "timeout": "délai dépassé",
-    "open": "suspendue (disjoncteur)",
-    "killed": "coupée",
-    "absent": "connecteur absent",
-}
 
 
 @click.command("refresh")
@@ -62,7 +53,7 @@ def refresh_command(connector: str | None) -> None:
     click.echo(f"Rafraîchissement terminé en {time.perf_counter() - began:.1f} s :")
     failed = False
     for source, status in sorted(totals.items()):
-        label = STATE_LABELS.get(status.state, status.state)
+        label = state_label(status.state)
         line = (
             f"  {source:<28} {label:<24} {status.ids_asked:>5} ids  {status.slot_count:>6} créneaux"
         )

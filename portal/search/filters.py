@@ -30,16 +30,10 @@ from portal.reference.vocabulary import (
 )
 from portal.search.candidates import MAX_LISTED_IDS, REGULATOR_KINDS, Candidate
 from portal.slots.cache import OWNER_KINDS, killed_sources
+from portal.slots.states import PROBLEM_STATES, state_label
 
 ALL_MODALITIES = frozenset(MODALITIES)
 ALL_KINDS = frozenset(SLOT_KIND_LABELS)
-SOURCE_STATES = {
-    "failed": "en échec",
-    "timeout": "délai dépassé",
-    "killed": "coupée",
-    "open": "suspendue (disjoncteur)",
-    "partial": "réponse partielle",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +278,6 @@ def failed_sources(
             status = "killed"
         elif state is not None and state.open_until is not None and state.open_until > now:
             status = "open"
-        if status in SOURCE_STATES:
-            problems[source] = SOURCE_STATES[status]
+        if status in PROBLEM_STATES:
+            problems[source] = state_label(status)
     return tuple(sorted(problems.items()))

@@ -17,27 +17,18 @@ from werkzeug.wrappers import Response
 
 from portal import db
 from portal.slots import health as connector_health
+from portal.slots.states import STATE_LABELS, state_label
 from portal.web import plugins as app_plugins
 from portal.web import session as auth_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-STATUS_LABELS = {
-    "fresh": "à jour",
-    "partial": "partiel",
-    "failed": "en échec",
-    "timeout": "délai dépassé",
-    "open": "suspendue",
-    "killed": "coupée",
-    "absent": "connecteur absent",
-}
 
 
 @bp.get("/connecteurs")
 def connectors() -> str:
     """Health of every slot source, with its kill switch."""
     health = connector_health.source_health(db.session(), current_app.config)
-    return render_template("admin/connectors.html", health=health, labels=STATUS_LABELS)
+    return render_template("admin/connectors.html", health=health, labels=STATE_LABELS)
 
 
 @bp.post("/connecteurs/<path:source>/coupure")
@@ -66,7 +57,7 @@ def refresh_source(source: str) -> Response:
         abort(404)
     status = report.statuses[source]
     flash(
-        f"Source {source} : {STATUS_LABELS.get(status.state, status.state)}, "
+        f"Source {source} : {state_label(status.state)}, "
         f"{status.slot_count} créneaux pour {status.ids_asked} rattachés"
         + (f" — {status.error}" if status.error else ""),
         "info" if status.ok else "error",
