@@ -10,6 +10,7 @@ def register_commands(app: Flask) -> None:
     from portal.commands.accounts import accounts_cli
     from portal.commands.audit import audit_cli
     from portal.commands.bench import bench_cli
+    from portal.commands.bindings import bindings_cli
     from portal.commands.connectors import connectors_command
     from portal.commands.db import db_cli
     from portal.commands.demo import demo_command
@@ -20,6 +21,7 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(db_cli)
     app.cli.add_command(connectors_command)
+    app.cli.add_command(bindings_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(validate_command)
     app.cli.add_command(refresh_command)
