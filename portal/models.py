@@ -451,6 +451,25 @@ class SlotFetch(Base):
     status: Mapped[str] = mapped_column(String(16), default="fresh")  # fresh|failed|timeout
 
 
+class SlotFlight(Base):
+    """Single flight of slot fetches, shared by every worker and the scheduler.
+
+    A refresh claims the (source, national id) targets it is about to fetch by moving
+    ``busy_until`` forward (a conditional upsert: only expired, stale targets are
+    claimed); other callers then wait for it or use the cache. ``fetched_at`` is the last
+    successful fetch, for the freshness threshold (``SLOT_MIN_AGE_S``). A crashed holder's
+    claim expires by itself.
+    """
+
+    __tablename__ = "slot_flights"
+
+    source: Mapped[str] = mapped_column(String(80), primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    busy_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Lease(Base):
     """A named lease, so that only one scheduler process runs the jobs."""
 

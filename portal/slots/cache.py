@@ -23,11 +23,37 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 
 from portal.domain import Slot, slot_from_json
 from portal.models import CachedSlot, ConnectorRun, ConnectorState, SlotFetch, SlotSummary
+
+
+def upsert(session: Session, model: type[Any]) -> Any:
+    """An ``INSERT`` of ``model`` that takes ``ON CONFLICT`` clauses, in the session's
+    dialect (PostgreSQL and SQLite share the API)."""
+    table = model.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def lock_source(session: Session, source: str) -> None:
+    """Serialise the cache writes of one source until the end of the transaction.
+
+    The upserts alone never fail, but the summaries of an owner are rebuilt (delete,
+    then insert from the slots): two overlapping rebuilds on PostgreSQL would each
+    insert a copy. A transaction-scoped advisory lock per source orders them; SQLite
+    already lets one writer at a time in.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"sas-portal:slots:{source}"},
+        )
 
 
 def replace_cached(
@@ -39,31 +65,40 @@ def replace_cached(
     end: datetime,
     now: datetime,
 ) -> int:
-    """Replace the cached slots of ``source`` for ``ids`` in the window by ``slots``."""
+    """Make the cached slots of ``source`` for ``ids`` in the window equal ``slots``.
+
+    Idempotent, and safe when several refreshes of the same targets overlap: the rows
+    the new answer no longer has are deleted (only those), then every slot is upserted
+    on (source, upstream id). Returns the number of slots kept.
+    """
     wanted = set(ids)
     kept: dict[str, Slot] = {}
     for slot in slots:
         owner_ok = slot.practitioner in wanted or slot.structure in wanted
         if owner_ok and slot.end > start and slot.start <= end:
             kept[slot.id] = slot  # one row per upstream id
-    session.execute(
-        delete(CachedSlot).where(
-            CachedSlot.source == source,
-            or_(CachedSlot.practitioner.in_(ids), CachedSlot.structure.in_(ids)),
-            CachedSlot.start <= end,
-            CachedSlot.end > start,
-        )
+    lock_source(session, source)
+    stale = delete(CachedSlot).where(
+        CachedSlot.source == source,
+        or_(CachedSlot.practitioner.in_(ids), CachedSlot.structure.in_(ids)),
+        CachedSlot.start <= end,
+        CachedSlot.end > start,
     )
     if kept:
-        session.execute(
-            delete(CachedSlot).where(
-                CachedSlot.source == source, CachedSlot.upstream_id.in_(list(kept))
-            )
-        )
+        stale = stale.where(CachedSlot.upstream_id.not_in(list(kept)))
+    session.execute(stale)
     if kept:
+        statement = upsert(session, CachedSlot)
+        columns = ["practitioner", "structure", "start", "end", "data", "fetched_at"]
+        columns += ["modalities", "visibility"]
+        statement = statement.on_conflict_do_update(
+            index_elements=["source", "upstream_id"],
+            set_={name: statement.excluded[name] for name in columns},
+        )
         # one executemany, not one ORM object per slot: refreshes write thousands of rows
+        # (sorted: overlapping writers lock the rows in the same order)
         session.execute(
-            insert(CachedSlot),
+            statement,
             [
                 {
                     "source": source,
@@ -77,7 +112,7 @@ def replace_cached(
                     "modalities": json.dumps(list(slot.modalities)),
                     "visibility": json.dumps(list(slot.visibility)),
                 }
-                for slot in kept.values()
+                for _, slot in sorted(kept.items())
             ],
         )
     summarise(session.connection(), source=source, owners=ids)
@@ -148,20 +183,24 @@ def killed_sources(session: Session) -> list[str]:
 
 
 def mark_fetched(session: Session, source: str, ids: list[str], now: datetime, state: str) -> None:
-    existing = {
-        f.national_id: f
-        for f in session.scalars(
-            select(SlotFetch).where(SlotFetch.source == source, SlotFetch.national_id.in_(ids))
-        )
-    }
-    for national_id in ids:
-        fetch = existing.get(national_id)
-        if fetch is None:
-            fetch = SlotFetch(source=source, national_id=national_id)
-            session.add(fetch)
-        fetch.attempted_at, fetch.status = now, state
-        if state == "fresh":
-            fetch.fetched_at = now
+    """Record an attempt (``state``: fresh, failed, timeout) for ``ids``: one upsert,
+    so overlapping refreshes never collide on a new row."""
+    lock_source(session, source)
+    statement = upsert(session, SlotFetch)
+    changes = {"attempted_at": statement.excluded.attempted_at, "status": statement.excluded.status}
+    if state == "fresh":
+        changes["fetched_at"] = statement.excluded.fetched_at
+    statement = statement.on_conflict_do_update(
+        index_elements=["source", "national_id"], set_=changes
+    )
+    fetched = now if state == "fresh" else None
+    rows = [
+        {"source": source, "national_id": national_id, "attempted_at": now, "status": state,
+         "fetched_at": fetched}
+        for national_id in sorted(set(ids))
+    ]  # fmt: skip
+    if rows:
+        session.execute(statement, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +245,9 @@ def cached_slots(
         if owner:
             grouped[owner].append(slot_from_json(data))
     fetches: dict[str, list[SlotFetch]] = defaultdict(list)
-    for fetch in session.scalars(select(SlotFetch).where(SlotFetch.national_id.in_(ids))):
+    # populate_existing: the fetch rows are upserted in Core, behind the identity map
+    known_fetches = select(SlotFetch).where(SlotFetch.national_id.in_(ids))
+    for fetch in session.scalars(known_fetches.execution_options(populate_existing=True)):
         if fetch.source not in hidden:
             fetches[fetch.national_id].append(fetch)
     result = {}

@@ -1,0 +1,172 @@
+"""Single flight of slot fetches: one fetch per (source, target) at a time, across workers.
+
+Before calling a source, a refresh *claims* the targets it is about to fetch in the
+``slot_flights`` table with one conditional upsert: a target is claimed only when no
+other refresh holds it (``busy_until`` passed) and it was not fetched successfully
+within the freshness threshold (``SLOT_MIN_AGE_S``). Every web worker and the scheduler
+see the same rows, so overlapping refreshes (two regulators on neighbouring cards, a
+live refresh during the scheduler's round) call an editor once. The targets another
+refresh holds are waited for under the caller's own deadline (threading events within
+this process, the table across processes), or read from the cache.
+
+A claim is released in the transaction that stores the answer (``release``), and
+expires by itself if its holder died (deadline plus :data:`MARGIN_S`).
+
+May import what ``portal.slots`` may import.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from portal.models import SlotFlight
+from portal.slots.cache import upsert
+
+#: A claim outlives its holder's deadline by this much before anyone may take it over.
+MARGIN_S = 5.0
+#: How often a waiter looks at the table for targets held by another process.
+POLL_S = 0.1
+#: ``busy_until`` of a released target: long past, whatever clock the callers pass.
+RELEASED = datetime(2000, 1, 1, tzinfo=UTC)
+
+_lock = threading.Lock()
+_events: dict[tuple[str, str, str], threading.Event] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The targets of one source split by who fetches them."""
+
+    holder: str
+    mine: tuple[str, ...]  # claimed by this refresh: it calls the source for them
+    fresh: tuple[str, ...]  # fetched within the threshold: the cache is good enough
+    busy: tuple[str, ...]  # held by another refresh (this process or another one)
+
+
+def new_holder() -> str:
+    """A fresh holder name for one refresh."""
+    return uuid.uuid4().hex
+
+
+def _key(session: Session, source: str, national_id: str) -> tuple[str, str, str]:
+    bind = session.get_bind()
+    return (str(bind.engine.url), source, national_id)
+
+
+def claim(
+    session: Session,
+    source: str,
+    ids: list[str],
+    *,
+    holder: str,
+    now: datetime,
+    hold_s: float,
+    min_age_s: float,
+) -> Claim:
+    """Claim the targets ``ids`` of ``source`` that nobody holds and that are not fresh.
+
+    One ``INSERT … ON CONFLICT DO UPDATE … WHERE … RETURNING`` on both databases: two
+    callers racing for the same target cannot both get it. The caller commits, so that
+    the claim is seen by the others before it calls the source.
+    """
+    wanted = sorted(set(ids))  # same lock order for every writer
+    if not wanted:
+        return Claim(holder, (), (), ())
+    fresh_before = now - timedelta(seconds=min_age_s)
+    statement = upsert(session, SlotFlight)
+    statement = statement.on_conflict_do_update(
+        index_elements=["source", "national_id"],
+        set_={"holder": statement.excluded.holder, "busy_until": statement.excluded.busy_until},
+        where=and_(
+            SlotFlight.busy_until <= now,
+            or_(SlotFlight.fetched_at.is_(None), SlotFlight.fetched_at <= fresh_before),
+        ),
+    ).returning(SlotFlight.national_id)
+    busy_until = now + timedelta(seconds=hold_s)
+    rows = [
+        {"source": source, "national_id": nid, "holder": holder, "busy_until": busy_until}
+        for nid in wanted
+    ]
+    mine = set(session.scalars(statement.values(rows)))
+    fresh: list[str] = []
+    busy: list[str] = []
+    others = [nid for nid in wanted if nid not in mine]
+    if others:
+        for nid, fetched_at in session.execute(
+            select(SlotFlight.national_id, SlotFlight.fetched_at).where(
+                SlotFlight.source == source, SlotFlight.national_id.in_(others)
+            )
+        ):
+            (fresh if fetched_at is not None and fetched_at > fresh_before else busy).append(nid)
+    with _lock:
+        for nid in mine:
+            _events[_key(session, source, nid)] = threading.Event()
+    return Claim(holder, tuple(sorted(mine)), tuple(sorted(fresh)), tuple(sorted(busy)))
+
+
+def release(
+    session: Session, source: str, ids: list[str], *, holder: str, now: datetime, fetched: bool
+) -> None:
+    """Give the targets back (in the transaction that stores their answer); ``fetched``
+    starts their freshness threshold."""
+    if not ids:
+        return
+    values: dict[str, object] = {"busy_until": RELEASED}
+    if fetched:
+        values["fetched_at"] = now
+    session.execute(
+        update(SlotFlight)
+        .where(
+            SlotFlight.source == source,
+            SlotFlight.national_id.in_(sorted(set(ids))),
+            SlotFlight.holder == holder,
+        )
+        .values(values)
+    )
+
+
+def landed(session: Session, source: str, ids: list[str]) -> None:
+    """Wake the waiters of this process once the released claim is committed."""
+    with _lock:
+        events = [_events.pop(_key(session, source, nid), None) for nid in ids]
+    for event in events:
+        if event is not None:
+            event.set()
+
+
+def wait(
+    session: Session, source: str, ids: list[str], *, now: datetime, timeout_s: float
+) -> list[str]:
+    """Wait up to ``timeout_s`` for the refreshes holding ``ids``; the ids still held."""
+    ends = time.monotonic() + max(0.0, timeout_s)
+    remaining = list(ids)
+    while remaining:
+        left = ends - time.monotonic()
+        with _lock:
+            local = [_events.get(_key(session, source, nid)) for nid in remaining]
+        if all(event is not None for event in local):
+            for event in local:  # all held in this process: sleep until they land
+                if event is not None:
+                    event.wait(max(0.0, ends - time.monotonic()))
+        else:
+            time.sleep(max(0.0, min(POLL_S, left)))
+        remaining = list(
+            session.scalars(
+                select(SlotFlight.national_id).where(
+                    SlotFlight.source == source,
+                    SlotFlight.national_id.in_(remaining),
+                    SlotFlight.busy_until > now,
+                )
+            )
+        )
+        session.commit()  # no transaction (nor connection) held while waiting
+        if time.monotonic() >= ends:
+            break
+    return remaining
