@@ -1,5 +1,8 @@
 """Result cards: badges, ranking groups, CPTS grouping, and the page's cached slots.
 
+What a card shows of its slots is built by :func:`slot_view`, for the first paint
+(:func:`card_slots`) and for the live refresh (``portal.search.live``) alike.
+
 Only the current page's cards load their slots' full JSON (one query for the page,
 ``slot_cache.cached_slots``); everything before works on slot facts.
 """
@@ -28,6 +31,26 @@ class CardSlots:
     age: str
     failing: tuple[str, ...]
     sources: tuple[str, ...]
+
+
+def slot_view(
+    found: slot_cache.CachedSlots,
+    shown: SlotFilter,
+    refused: frozenset[str],
+    *,
+    department: str | None,
+    now: datetime,
+) -> CardSlots:
+    """What one card shows of its cached slots: those ``shown`` keeps (the kinds the
+    practitioner ``refused`` to display left out) over three local days of the
+    ``department``'s time zone, how old they are, and which sources failed."""
+    visible = [s for s in found.slots if shown.keep(s, refused)]
+    return CardSlots(
+        calendar=calendar.three_days(visible, department=department, now=now),
+        age=calendar.age_label(found.fetched_at, now),
+        failing=found.failing,
+        sources=found.sources,
+    )
 
 
 #: Members of a CPTS card the page shows (with their slots); a link lists them all.
@@ -143,14 +166,7 @@ def card_slots(
         found = cached.get(card.hit.national_id)
         if found is None:
             return replace(card, hit=hit)
-        refused = candidate.refused_kinds
-        visible = [s for s in found.slots if shown.keep(s, refused)]
-        view = CardSlots(
-            calendar=calendar.three_days(visible, department=hit.department, now=now),
-            age=calendar.age_label(found.fetched_at, now),
-            failing=found.failing,
-            sources=found.sources,
-        )
+        view = slot_view(found, shown, candidate.refused_kinds, department=hit.department, now=now)
         return replace(card, hit=hit, slots=view)
 
     return [with_slots(card) for card in cards]
