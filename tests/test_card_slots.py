@@ -45,4 +45,3 @@ def test_slot_view_applies_the_filter_refusals_time_zone_and_freshness() -> None
 
     everything = cards.slot_view(found, SlotFilter(), frozenset(), department=None, now=NOW)
     assert everything.calendar.total == 4 and everything.calendar.timezone == "Europe/Paris"
-
