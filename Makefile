@@ -3,7 +3,8 @@
 #   make venv         .venv with the project and its test extras (re-installs when pyproject.toml changes)
 #   make chromium     Debian's Chromium for the browser tests (never `playwright install`)
 #   make postgres-bin PostgreSQL server binaries for the throwaway test cluster
-#   make test         ruff + import contracts + mypy + pytest (PYTEST_ARGS="-k search -x" to pass options)
+#   make test         ruff + import contracts + mypy + pytest on every core (pytest-xdist, -n auto;
+#                     PYTEST_WORKERS=0 for one process, PYTEST_ARGS="-k search -x" to pass options)
 #   make demo         the portal with demo data on http://127.0.0.1:5000
 #   make lint         ruff, the import contracts (lint-imports), mypy
 #   make clean
@@ -19,6 +20,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
+# xdist workers: one per core; each has its own PostgreSQL cluster, live servers and sandboxes.
+# --dist loadfile keeps a module's tests on one worker, so module fixtures are built once.
+PYTEST_WORKERS ?= auto
 
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
@@ -66,7 +70,7 @@ test: venv chromium postgres-bin
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -1,9 +1,13 @@
-"""Shared fixtures: the app on a real SQLite file and on a real PostgreSQL server.
+"""Shared fixtures: the app on a real SQLite file, and on a real PostgreSQL server
+for the SQL-sensitive tests.
 
-Database-backed tests run once per backend (``app`` is parametrized). The
-schema is migrated once per backend into a template (a SQLite file copied per
-test, a PostgreSQL template database cloned per test), so every test starts
-from a fresh, migrated database in milliseconds.
+Database-backed tests (``app``, ``database_url``) run on SQLite; those marked
+``@pytest.mark.sql`` (queries, migrations, concurrency, capacity: where the two
+databases may differ) run once per backend, ids ``[sqlite]`` and
+``[postgresql]``. The schema is migrated once per backend and per xdist worker
+into a template (a SQLite file copied per test, a PostgreSQL template database
+cloned per test), so every test starts from a fresh, migrated database in
+milliseconds. Each xdist worker starts its own throwaway PostgreSQL cluster.
 """
 
 from __future__ import annotations
@@ -86,9 +90,44 @@ def pg_template(pg_cluster: PgCluster) -> str:
     return name
 
 
-@pytest.fixture(params=BACKENDS)
+#: test modules (name prefixes) that are SQL-sensitive as a whole: they get ``pytest.mark.sql``
+#: (a single test elsewhere opts in with ``@pytest.mark.sql``)
+SQL_MODULES: tuple[str, ...] = (
+    "test_migrations",
+    "test_concurrency",
+    "test_slots_",
+    "test_search_service",
+    "test_directory",
+    "test_audit",
+    "test_auth_local",  # throttle counters and TOTP steps: conditional UPDATEs
+    "test_jobs",  # the scheduler's lease row
+    "test_bindings",
+)
+
+
+def _sql_sensitive(module: str) -> bool:
+    return module.rpartition(".")[2].startswith(SQL_MODULES)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests of :data:`SQL_MODULES` ``sql`` (so ``-m sql`` selects them)."""
+    for item in items:
+        if item.module is not None and _sql_sensitive(item.module.__name__):
+            item.add_marker(pytest.mark.sql)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``database_url`` (hence ``app``): SQLite, plus PostgreSQL for SQL-sensitive tests."""
+    if "database_url" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("sql") is not None or _sql_sensitive(
+            metafunc.module.__name__
+        )
+        metafunc.parametrize("database_url", BACKENDS if both else ["sqlite"], indirect=True)
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database on each backend."""
+    """A fresh, migrated database: SQLite, or each backend for ``@pytest.mark.sql`` tests."""
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         path = tmp_path / "sas-portal.sqlite3"
@@ -117,13 +156,18 @@ def make_test_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
         del os.environ["SAS_PORTAL_INSTANCE_PATH"]
 
 
+def dispose_engine(app: Flask) -> None:
+    """Close the app's database connections (a dropped PostgreSQL database needs it)."""
+    from portal.db import EXTENSION_KEY
+
+    app.extensions[EXTENSION_KEY][0].dispose()
+
+
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = make_test_app(database_url, tmp_path / "instance")
     yield app
-    from portal.db import EXTENSION_KEY
-
-    app.extensions[EXTENSION_KEY][0].dispose()
+    dispose_engine(app)
 
 
 @pytest.fixture

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.models import PlaceOfPractice, Practitioner, User, UserRole
+from portal.models import PlaceOfPractice, Practitioner, Structure, Territory, User, UserRole
 from portal.reference import geo
 
 _ids = itertools.count(1)
@@ -58,6 +60,30 @@ def add_practitioner(
     )
     session.flush()
     return practitioner
+
+
+def add_territories(session: Session, *departments: str) -> None:
+    """The SAS territories ``SAS-<department>`` of ``departments``."""
+    names = {"47": "Lot-et-Garonne", "92": "Hauts-de-Seine"}
+    for dep in departments:
+        session.add(Territory(code=f"SAS-{dep}", label=names.get(dep, dep), department=dep))
+    session.flush()
+
+
+def add_structure(session: Session, department: str = "47", **fields: Any) -> Structure:
+    """A structure (SOS Médecins by default) in ``department``."""
+    n = session.scalar(select(func.count()).select_from(Structure)) or 0
+    values: dict[str, Any] = {
+        "national_id": f"3{department}00000000{n:04d}",
+        "kind": "SOS",
+        "name": f"SOS Médecins {department}-{n}",
+        "department": department,
+        **fields,
+    }
+    structure = Structure(**values)
+    session.add(structure)
+    session.flush()
+    return structure
 
 
 def add_user(
