@@ -26,6 +26,7 @@ from portal.domain import (
     SlotQuery,
     SlotTarget,
 )
+    source_plugin,
 from portal.errors import (
     AuthError,
     ConnectorError,
@@ -56,6 +57,7 @@ __all__ = [
     "hookimpl",
 ]
 
+    "source_plugin",
 
 def __getattr__(name: str) -> Any:
     # The application factory is loaded on first use (PEP 562): a plugin's

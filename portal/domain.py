@@ -15,7 +15,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 ConnectorKind = Literal["editor", "structure", "agenda"]
-Capability = Literal["slots", "booking_redirect", "booking_direct", "accounts", "appointments"]
+Capability = Literal["slots", "booking_redirect", "booking_direct", "accounts"]
 Modality = Literal["cabinet", "teleconsultation", "domicile"]
 Visibility = Literal["public", "pro", "sas", "cpts"]
 
@@ -23,6 +23,25 @@ Visibility = Literal["public", "pro", "sas", "cpts"]
 MAX_IDS_PER_REQUEST = 25
 #: Default per-connector deadline in seconds (national rule: late answers are ignored).
 DEFAULT_DEADLINE_S = 7.0
+
+
+def source_plugin(source: str) -> str:
+    """The connector (plugin) owning a source: ``doctolib_like:editeur-a`` → ``doctolib_like``.
+
+    A source is ``<connector>`` or ``<connector>:<sub-source>`` (one editor, one
+    association…); this is the one place that syntax is parsed.
+    """
+    return source.partition(":")[0]
+
+
+def source_detail(source: str) -> str:
+    """The sub-source of a source: ``doctolib_like:editeur-a`` → ``editeur-a``; ``""`` if none."""
+    return source.partition(":")[2]
+
+
+def owns_source(connector: str, source: str) -> bool:
+    """Whether ``source`` belongs to the connector named ``connector``."""
+    return source_plugin(source) == connector
 
 
 def _require_aware(name: str, value: datetime) -> None:
@@ -40,6 +59,10 @@ class ConnectorInfo:
     capabilities: frozenset[Capability] = frozenset({"slots"})
     refresh_interval_s: int = 300
     version: str = "0"
+    #: The contract version the connector was written for (``"1.1"``); the portal
+    #: refuses to load it when its own ``hookspecs.CONTRACT_VERSION`` is of another
+    #: major version or an older minor one. ``None``: any 1.x.
+    requires_contract: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +110,7 @@ class SlotQuery:
         return tuple(
             t
             for t in self.targets
-            if t.source == source_prefix or t.source.startswith(source_prefix + ":")
+            if t.source == source_prefix or source_plugin(t.source) == source_prefix
         )
 
 

@@ -1,10 +1,13 @@
 """The plugin manager and the isolated, concurrent calling of connectors.
 
 The manager is built by a factory (``make_plugin_manager``), never a global,
-so tests get a fresh one. pluggy aborts a 1:N hook call at the first
+so tests get a fresh one; it refuses (unregisters, and remembers why, see
+:func:`refusals`) a connector that claims a capability without its hook or
+requires a newer contract. pluggy aborts a 1:N hook call at the first
 exception, so the portal calls each implementation separately through
 ``call_each``: concurrently, each under its own deadline, collecting a result
-or an error per connector.
+or an error per connector. ``book_slot`` and ``cancel_booking`` are routed to
+the one connector owning a source (:func:`call_owner`).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from typing import Any, TypeVar
 import pluggy
 
 import hookspecs
-from portal.domain import DEFAULT_DEADLINE_S, ConnectorInfo
-from portal.errors import ConnectorTimeout
+from portal.domain import DEFAULT_DEADLINE_S, ConnectorInfo, source_plugin
+from portal.errors import ConnectorError, ConnectorTimeout
 
 K = TypeVar("K")
+#: Where the reasons for refusing connectors are kept on a plugin manager.
+_REFUSED = "_sas_portal_refused"
 
 
 def make_plugin_manager(
@@ -36,6 +41,9 @@ def make_plugin_manager(
     :param disabled: entry-point names to block (never imported nor called).
     :param load_entry_points: load the ``sas_portal.connectors`` entry points.
     :param plugins: extra plugins to register, by name (tests, embedded sources).
+
+    Connectors failing the load checks (:func:`load_problems`) are unregistered;
+    :func:`refusals` says why.
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
@@ -47,7 +55,73 @@ def make_plugin_manager(
         if not pm.is_blocked(name):
             pm.register(plugin, name=name)
     pm.check_pending()
+    refused: dict[str, str] = {}
+    setattr(pm, _REFUSED, refused)
+    infos = call_each(pm, "connector_info", deadline=2.0)
+    for name, outcome in infos.items():
+        problems = load_problems(pm, name, outcome)
+        if problems:
+            refused[name] = " ; ".join(problems)
+            pm.unregister(name=name)
     return pm
+
+
+def refusals(pm: pluggy.PluginManager) -> dict[str, str]:
+    """Connectors refused at load, by name, with the reason (French) — for
+    ``sas-portal connectors`` and ``/healthz``."""
+    refused: dict[str, str] = getattr(pm, _REFUSED, {})
+    return dict(refused)
+
+
+def contract_problem(required: str | None, current: str = hookspecs.CONTRACT_VERSION) -> str | None:
+    """Why a connector requiring contract ``required`` cannot load, or ``None``.
+
+    Same major version and the portal's minor at least the connector's.
+    """
+    if required is None:
+        return None
+    have = tuple(int(p) for p in current.split("."))
+    try:
+        major, minor = (int(p) for p in str(required).strip().split("."))
+    except ValueError:
+        return f"version de contrat requise illisible ({required!r}, « majeure.mineure » attendu)"
+    if major != have[0] or minor > have[1]:
+        return (
+            f"écrit pour le contrat {major}.{minor}, le portail fournit le contrat {current} "
+            "(mettez à jour le portail ou le connecteur)"
+        )
+    return None
+
+
+def load_problems(pm: pluggy.PluginManager, name: str, info: Outcome) -> list[str]:
+    """Why the plugin ``name`` must not be loaded (French sentences); ``[]`` if it may.
+
+    :param info: the outcome of its ``connector_info``: it must answer a
+        :class:`ConnectorInfo`, claim only capabilities whose hook it implements
+        (``hookspecs.CAPABILITY_HOOKS``) and require a contract the portal fulfils.
+    """
+    if info.error is not None:
+        return [f"{name} : connector_info a échoué ({info.error})"]
+    value = info.value
+    if not isinstance(value, ConnectorInfo):
+        return [f"{name} : connector_info doit renvoyer un ConnectorInfo, pas {value!r}"]
+    problems: list[str] = []
+    contract = contract_problem(value.requires_contract)
+    if contract:
+        problems.append(f"{name} : {contract}")
+    plugin = pm.get_plugin(name)
+    implemented = {caller.name for caller in pm.get_hookcallers(plugin) or []}
+    for capability in sorted(value.capabilities):
+        hook = hookspecs.CAPABILITY_HOOKS.get(capability)
+        if hook is None:
+            problems.append(f"{name} : capacité inconnue « {capability} »")
+        elif hook not in implemented and not (
+            hook == "fetch_slots" and "fetch_source_slots" in implemented  # a bulk publisher
+        ):
+            problems.append(
+                f"{name} : déclare la capacité « {capability} » sans implémenter {hook}"
+            )
+    return problems
 
 
 def connector_infos(pm: pluggy.PluginManager) -> list[ConnectorInfo]:
@@ -208,6 +282,35 @@ def iter_many(
             yield key, Outcome(name, error=error, elapsed_s=finished_at - started)
         else:
             yield key, Outcome(name, value=value, elapsed_s=finished_at - started)
+
+
+def call_owner(
+    pm: pluggy.PluginManager,
+    hook_name: str,
+    source: str,
+    *,
+    deadline: float = DEFAULT_DEADLINE_S,
+    configs: Mapping[str, Mapping[str, Any]] | None = None,
+    **kwargs: Any,
+) -> Outcome:
+    """Call only the implementation of the connector owning ``source``, under ``deadline``.
+
+    For the routed hooks (``book_slot``, ``cancel_booking``): ``source`` is the
+    slot's or the booking's (``doctolib_like:editeur-a`` is owned by
+    ``doctolib_like``). No other connector is called.
+
+    :return: the owner's :class:`Outcome`; when no loaded connector owning the
+        source implements the hook, an outcome whose error is a
+        :class:`ConnectorError` saying so (nothing is called).
+    """
+    owner = source_plugin(source)
+    if not any(i.plugin_name == owner for i in getattr(pm.hook, hook_name).get_hookimpls()):
+        error = ConnectorError(
+            f"aucun connecteur chargé ne gère la source « {source} » ({hook_name} impossible)"
+        )
+        return Outcome(owner, error=error)
+    calls = {owner: Call(owner, kwargs, deadline)}
+    return call_many(pm, hook_name, calls, configs=configs)[owner]
 
 
 def _timeout(call: Call) -> Outcome:

@@ -40,7 +40,7 @@ def test_plugin_authors_import_does_not_load_the_web_app(tmp_path: Path) -> None
     found = _fresh_interpreter(
         "import json, sys\n"
         "from portal import hookimpl, Slot, SlotQuery, ConnectorInfo\n"
-        "import portal.kit.http, portal.fhir, portal.testing.conformance\n"
+        "import portal.kit, portal.fhir, portal.testing.conformance\n"
         "heavy = ('flask', 'sqlalchemy', 'portal.models', 'portal.app', 'portal.db')\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy[:2]"
         " or m in heavy)))",

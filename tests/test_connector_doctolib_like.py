@@ -2,7 +2,7 @@
 
 Unit tests inject ``httpx.MockTransport`` (exact requests, status mapping);
 integration tests run the editor sandbox on loopback. The shared HTTP helpers
-(``portal/kit/http.py``: status table, mTLS, batching) are tested here too.
+(``portal/kit/``: status table, mTLS, batching) are tested here too.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from portal import (
     Unavailable,
     UpstreamRejected,
 )
-from portal.kit import http as fhir_http
+from portal import kit as fhir_http
 
 IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
 START = datetime(2024, 6, 12, 14, 20, tzinfo=UTC)  # 16:20 in Paris (summer time)
@@ -382,7 +382,7 @@ def test_client_construction_passes_timeout_retries_and_mtls(
         built.append(kwargs)
         return real(**kwargs)
 
-    monkeypatch.setattr(fhir_http.httpx, "HTTPTransport", spy)
+    monkeypatch.setattr(httpx, "HTTPTransport", spy)
     section = editor(
         client_cert=str(tls.client_cert),
         client_key=str(tls.client_key),
@@ -748,7 +748,6 @@ ALLOWED_PROJECT_MODULES = {
     "portal.fhir",
     "portal.identifiers",
     "portal.kit",
-    "portal.kit.http",
     "portal.fhir.reader",
     "portal.fhir.references",
     "portal.fhir.validation",

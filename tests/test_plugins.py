@@ -12,7 +12,7 @@ import pytest
 import hookspecs
 from portal import ConnectorInfo, Slot, SlotQuery, SlotTarget, Unavailable, hookimpl
 from portal.errors import ConnectorTimeout
-from portal.plugins import call_each, connector_infos, make_plugin_manager
+from portal.plugins import call_each, connector_infos, make_plugin_manager, refusals
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -69,7 +69,8 @@ def test_entry_points_load_the_in_repo_connectors() -> None:
     assert names == {"doctolib_like", "sos_medecins", "cpts", "sas_agenda"}
     caps = {i.name: i.capabilities for i in connector_infos(pm)}
     assert "accounts" in caps["doctolib_like"]
-    assert "booking_direct" in caps["sas_agenda"]
+    assert caps["sas_agenda"] == frozenset()  # nothing claimed until the agenda implements it
+    assert not refusals(pm)
 
 
 def test_disabled_connector_is_blocked_and_never_loaded() -> None:

@@ -19,6 +19,7 @@ def connector_info() -> ConnectorInfo:
         kind="structure",
         capabilities=frozenset({"slots", "booking_redirect"}),
         refresh_interval_s=300,
+        requires_contract="1.1",
     )
 
 
@@ -30,3 +31,18 @@ def fetch_slots(query: SlotQuery, config: Mapping[str, Any]) -> list[Slot] | Non
 @hookimpl
 def book_slot(slot: Slot, request: BookingRequest, config: Mapping[str, Any]) -> Booking | None:
     return client.book_slot(slot, config)
+
+
+@hookimpl
+def check_config(config: Mapping[str, Any]) -> list[str]:
+    return client.check_config(config)
+
+
+@hookimpl
+def startup() -> None:
+    client.POOL.open()
+
+
+@hookimpl
+def shutdown() -> None:
+    client.POOL.close()

@@ -11,12 +11,22 @@ from typing import Any
 import httpx
 
 from connectors.cpts import mapping
-from portal.domain import Booking, Slot, SlotQuery
+from portal.domain import Booking, Slot, SlotQuery, owns_source
 from portal.identifiers import IDNPS_SYSTEM
-from portal.kit.http import Endpoint, fetch_window, fhir_instant, identifier_token, redirect_booking
+from portal.kit import (
+    ClientPool,
+    Endpoint,
+    check_section,
+    fetch_window,
+    fhir_instant,
+    identifier_token,
+    redirect_booking,
+)
 
 NAME = "cpts"
 logger = logging.getLogger(__name__)
+#: One pooled client per endpoint, opened by the ``startup`` hook, closed by ``shutdown``.
+POOL = ClientPool()
 
 
 def search_params(ids: Sequence[str], start: datetime, end: datetime) -> list[tuple[str, str]]:
@@ -51,12 +61,17 @@ def fetch_slots(
     return fetch_window(
         endpoint, "Slot", ids, lambda b: search_params(b, query.start, query.end),
         lambda body: mapping.read_slots(body, source=NAME),
-        query=query, owners="practitioners", log=logger, transport=transport,
+        query=query, owners="practitioners", log=logger, transport=transport, pool=POOL,
     )  # fmt: skip
 
 
 def book_slot(slot: Slot, config: Mapping[str, Any]) -> Booking | None:
     """The redirect to the CPTS tool's booking page with ``origin``; ``None`` if not ours."""
-    if slot.source != NAME and not slot.source.startswith(NAME + ":"):
+    if not owns_source(NAME, slot.source):
         return None
     return redirect_booking(slot, origin=Endpoint.from_config(NAME, config).origin)
+
+
+def check_config(config: Mapping[str, Any]) -> list[str]:
+    """Problems of the section (``base_url``, certificate files…); ``[]`` when unconfigured."""
+    return check_section(NAME, config) if config else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from portal.domain import Slot
 from portal.errors import ConnectorError
 from portal.fhir import read_bundle
-from portal.kit.http import with_source
+from portal.kit import with_source
 
 
 def read_slots(body: bytes, *, source: str) -> tuple[list[Slot], list[str]]:

@@ -28,6 +28,7 @@ def connector_info() -> ConnectorInfo:
         kind="editor",
         capabilities=frozenset({"slots", "booking_redirect", "accounts"}),
         refresh_interval_s=300,
+        requires_contract="1.1",
     )
 
 
@@ -44,3 +45,18 @@ def book_slot(slot: Slot, request: BookingRequest, config: Mapping[str, Any]) ->
 @hookimpl
 def provision_regulator(account: RegulatorAccount, config: Mapping[str, Any]) -> None:
     client.provision_regulator(account, config)
+
+
+@hookimpl
+def check_config(config: Mapping[str, Any]) -> list[str]:
+    return client.check_config(config)
+
+
+@hookimpl
+def startup() -> None:
+    client.POOL.open()
+
+
+@hookimpl
+def shutdown() -> None:
+    client.POOL.close()

@@ -15,16 +15,24 @@ from typing import Any
 import httpx
 
 from connectors.doctolib_like import mapping
-from portal.domain import Booking, RegulatorAccount, Slot, SlotQuery
+from portal.domain import (
+    Booking,
+    RegulatorAccount,
+    Slot,
+    SlotQuery,
+    owns_source,
+    source_detail,
+)
 from portal.errors import ConnectorError
 from portal.identifiers import IDNPS_SYSTEM
-from portal.kit.http import (
+from portal.kit import (
+    ClientPool,
     Endpoint,
+    check_section,
     encode_query,
     fetch_window,
     fhir_instant,
     identifier_token,
-    make_client,
     raise_failures,
     redirect_booking,
     send,
@@ -33,6 +41,8 @@ from portal.kit.http import (
 
 NAME = "doctolib_like"
 logger = logging.getLogger(__name__)
+#: One pooled client per editor endpoint, opened by ``startup``, closed by ``shutdown``.
+POOL = ClientPool()
 
 
 def search_params(ids: Sequence[str], start: datetime, end: datetime) -> list[tuple[str, str]]:
@@ -52,7 +62,7 @@ def editor_endpoint(source: str, config: Mapping[str, Any]) -> Endpoint:
 
     :raises ConnectorError: unknown, incomplete or disabled editor (message names it).
     """
-    editor = source.partition(":")[2]
+    editor = source_detail(source)
     section = (config.get("editors") or {}).get(editor) if editor else None
     if section is None:
         raise ConnectorError(f"{source} : éditeur « {editor} » absent de la configuration")
@@ -78,6 +88,7 @@ def fetch_slots(
                 endpoint, "Slot", ids, lambda b: search_params(b, query.start, query.end),
                 partial(mapping.read_slots, source=source),
                 query=query, owners="practitioners", log=logger, transport=transport,
+                pool=POOL,
             )  # fmt: skip
         except ConnectorError as exc:
             failures.append(exc)
@@ -87,7 +98,7 @@ def fetch_slots(
 
 def book_slot(slot: Slot, config: Mapping[str, Any]) -> Booking | None:
     """The redirect to the editor's booking page with its ``origin``; ``None`` if not ours."""
-    if not slot.source.startswith(NAME + ":"):
+    if not owns_source(NAME, slot.source) or not source_detail(slot.source):
         return None
     return redirect_booking(slot, origin=editor_endpoint(slot.source, config).origin)
 
@@ -112,10 +123,24 @@ def provision_regulator(
         source = f"{NAME}:{editor}"
         try:
             endpoint = Endpoint.from_config(source, section)
-            with make_client(endpoint, transport=transport) as client:
+            with POOL.client(endpoint, transport=transport) as client:
                 url = f"{endpoint.base_url}/Practitioner?{encode_query(params)}"
                 send(client, "PUT", url, source=source, json=body)
         except ConnectorError as exc:
             logger.warning("%s : compte régulateur non transmis : %s", source, exc)
             failures.append(exc)
     raise_failures(failures)
+
+
+def check_config(config: Mapping[str, Any]) -> list[str]:
+    """Problems of each editor's section (``config["editors"][<editor>]``); ``[]`` when
+    the connector is not configured at all."""
+    if not config:
+        return []
+    editors = config.get("editors")
+    if not isinstance(editors, Mapping) or not editors:
+        return [f"{NAME} : aucun éditeur configuré (table « editors » vide ou absente)"]
+    problems: list[str] = []
+    for editor, section in sorted(editors.items()):
+        problems += check_section(f"{NAME}:{editor}", section)
+    return problems

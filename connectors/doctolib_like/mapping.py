@@ -8,7 +8,7 @@ from portal.domain import RegulatorAccount, Slot
 from portal.errors import ConnectorError, UpstreamRejected
 from portal.fhir import read_bundle
 from portal.identifiers import IDNPS_SYSTEM, SAS_SYSTEM
-from portal.kit.http import with_source
+from portal.kit import with_source
 
 REGULATOR_PROFILE = (
     "https://interop.esante.gouv.fr/ig/fhir/sas/StructureDefinition/FrPractitionerRegul"

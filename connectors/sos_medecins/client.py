@@ -10,12 +10,22 @@ from typing import Any
 import httpx
 
 from connectors.sos_medecins import mapping
-from portal.domain import Booking, Slot, SlotQuery, replace
+from portal.domain import Booking, Slot, SlotQuery, owns_source, replace
 from portal.identifiers import IDNST_SYSTEM
-from portal.kit.http import Endpoint, fetch_window, fhir_instant, identifier_token, redirect_booking
+from portal.kit import (
+    ClientPool,
+    Endpoint,
+    check_section,
+    fetch_window,
+    fhir_instant,
+    identifier_token,
+    redirect_booking,
+)
 
 NAME = "sos_medecins"
 logger = logging.getLogger(__name__)
+#: One pooled client per endpoint, opened by the ``startup`` hook, closed by ``shutdown``.
+POOL = ClientPool()
 
 
 def search_params(ids: Sequence[str], start: datetime, end: datetime) -> list[tuple[str, str]]:
@@ -53,7 +63,7 @@ def fetch_slots(
     found = fetch_window(
         endpoint, "Schedule", national_ids, lambda b: search_params(b, query.start, query.end),
         lambda body: mapping.read_slots(body, source=NAME),
-        query=query, owners="structures", log=logger, transport=transport,
+        query=query, owners="structures", log=logger, transport=transport, pool=POOL,
     )  # fmt: skip
     return [
         replace(s, structure=national_ids[s.structure])
@@ -65,6 +75,11 @@ def fetch_slots(
 
 def book_slot(slot: Slot, config: Mapping[str, Any]) -> Booking | None:
     """The redirect to the association's booking page with ``origin``; ``None`` if not ours."""
-    if slot.source != NAME and not slot.source.startswith(NAME + ":"):
+    if not owns_source(NAME, slot.source):
         return None
     return redirect_booking(slot, origin=Endpoint.from_config(NAME, config).origin)
+
+
+def check_config(config: Mapping[str, Any]) -> list[str]:
+    """Problems of the section (``base_url``, certificate files…); ``[]`` when unconfigured."""
+    return check_section(NAME, config) if config else []

@@ -22,6 +22,7 @@ def connector_info() -> ConnectorInfo:
         name=NAME,
         label="Agenda SAS (saisie manuelle)",
         kind="agenda",
-        capabilities=frozenset({"slots", "booking_direct"}),
+        # Nothing yet: the agenda issue adds "slots" and "booking_direct" with their hooks.
+        capabilities=frozenset(),
         refresh_interval_s=60,
     )

@@ -12,7 +12,8 @@ from portal.web import plugins as app_plugins
 @click.command("connectors")
 @with_appcontext
 def connectors_command() -> None:
-    """Liste les connecteurs chargés et leurs capacités."""
+    """Liste les connecteurs chargés et leurs capacités, puis les
+    connecteurs refusés et les problèmes de configuration."""
     from flask import current_app
 
     pm = app_plugins.manager()
@@ -22,6 +23,12 @@ def connectors_command() -> None:
     for info in infos:
         caps = ", ".join(sorted(info.capabilities))
         click.echo(f"{info.name:<16} {info.kind:<10} {caps:<45} {info.label}")
+    problems = app_plugins.connector_problems()
+    if problems:
+        click.echo("Problèmes au chargement :")
+    for found in problems.values():
+        for problem in found:
+            click.echo(f"  ! {problem}")
     disabled = current_app.config["DISABLED_CONNECTORS"]
     if disabled:
         click.echo(f"Désactivés par la configuration : {', '.join(disabled)}")

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.domain import source_detail
 from portal.models import ConnectorBinding, PlaceOfPractice, Practitioner, Structure
 from portal.testing.sandbox import PractitionerInfo, SandboxServer
 
@@ -104,7 +105,7 @@ class DemoSandboxes:
     def connectors_config(self) -> dict[str, Any]:
         """The ``CONNECTORS`` configuration pointing the portal at the simulators."""
         editors = {
-            source.split(":", 1)[1]: _section(server)
+            source_detail(source): _section(server)
             for source, server in self.servers.items()
             if source.startswith("doctolib_like:")
         }

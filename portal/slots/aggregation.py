@@ -26,7 +26,14 @@ import pluggy
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from portal.domain import MAX_IDS_PER_REQUEST, Slot, SlotQuery, SlotTarget, slot_window
+from portal.domain import (
+    MAX_IDS_PER_REQUEST,
+    Slot,
+    SlotQuery,
+    SlotTarget,
+    slot_window,
+    source_plugin,
+)
 from portal.errors import ConnectorError, ConnectorTimeout
 from portal.models import (
     ConnectorBinding,
@@ -97,7 +104,7 @@ class RefreshReport:
 
 def plugin_of(source: str) -> str:
     """The connector (plugin) name of a source: ``doctolib_like:editeur-a`` → ``doctolib_like``."""
-    return source.split(":", 1)[0]
+    return source_plugin(source)
 
 
 def bound_targets(

@@ -31,13 +31,9 @@ from portal.testing.conformance.upstream import Upstream
 
 #: A source no connector owns: queries and slots of "someone else".
 FOREIGN_SOURCE = "conformance-kit-foreign"
-#: Which hook each capability needs (``booking_*``: either one needs ``book_slot``).
-CAPABILITY_HOOKS: Mapping[str, str] = {
-    "slots": "fetch_slots",
-    "booking_redirect": "book_slot",
-    "booking_direct": "book_slot",
-    "accounts": "provision_regulator",
-}
+#: Which hook each capability needs (``booking_*``: either one needs ``book_slot``);
+#: the portal refuses at load a connector claiming a capability without its hook.
+CAPABILITY_HOOKS: Mapping[str, str] = hookspecs.CAPABILITY_HOOKS
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -212,6 +208,8 @@ class ConnectorContract:
     ) -> None:
         implemented = {c.name for c in conformance_pm.get_hookcallers(connector) or []}
         claimed = set(info.capabilities)
+        if "fetch_source_slots" in implemented:  # a bulk publisher serves slots that way
+            implemented.add("fetch_slots")
         for capability, hook in CAPABILITY_HOOKS.items():
             if capability in claimed:
                 assert hook in implemented, f"claims {capability!r} but lacks {hook}"

@@ -20,6 +20,7 @@ from portal.domain import (
     SlotTarget,
     Visibility,
     slot_from_json,
+    source_plugin,
 )
 from portal.errors import AuthError, ConnectorError, ConnectorTimeout, Unavailable
 from portal.testing.conformance.base import ConnectorContract
@@ -67,8 +68,9 @@ class FetchContract(ConnectorContract):
         slots = self.fetch_some(conformance_pm, info, upstream, targets, slot_window)
         check_slots(slots, targets, slot_window)
         for slot in slots:
-            prefix = slot.source.split(":", 1)[0]
-            assert prefix == info.name, f"Slot.source {slot.source!r} must start with {info.name}"
+            assert source_plugin(slot.source) == info.name, (
+                f"Slot.source {slot.source!r} must start with {info.name}"
+            )
 
     def test_fetch_returns_none_without_targets_of_this_connector(
         self,

@@ -30,6 +30,7 @@ from portal import (
     Unavailable,
     UpstreamRejected,
     hookimpl,
+    source_plugin,
 )
 
 NAME = "minimal"  # entry-point name = configuration key = Slot.source
@@ -79,7 +80,7 @@ def fetch_slots(query: SlotQuery, config: Mapping[str, Any]) -> list[Slot] | Non
 
 @hookimpl
 def book_slot(slot: Slot, request: BookingRequest, config: Mapping[str, Any]) -> Booking | None:
-    if slot.source.split(":", 1)[0] != NAME:
+    if source_plugin(slot.source) != NAME:
         return None  # someone else's slot
     body = {"slot": slot.id, "regulator": request.regulator_id}
     with _client(config) as client:
