@@ -141,7 +141,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     cluster.drop_database(name)
 
 
-def make_test_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
+def make_test_app(
+    database_url: str,
+    instance: Path,
+    *,
+    plugin_manager: pluggy.PluginManager | None = None,
+    **overrides: Any,
+) -> Flask:
+    """The app on ``database_url``; ``plugin_manager`` None loads the installed connectors."""
     config: Mapping[str, Any] = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
@@ -151,7 +158,7 @@ def make_test_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
     }
     os.environ["SAS_PORTAL_INSTANCE_PATH"] = str(instance)
     try:
-        return create_app(config)
+        return create_app(config, plugin_manager=plugin_manager)
     finally:
         del os.environ["SAS_PORTAL_INSTANCE_PATH"]
 
@@ -164,8 +171,24 @@ def dispose_engine(app: Flask) -> None:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = make_test_app(database_url, tmp_path / "instance")
+def app_plugin_manager(request: pytest.FixtureRequest) -> pluggy.PluginManager | None:
+    """The plugin manager that ``app`` is built with (``create_app(plugin_manager=...)``).
+
+    ``None`` (the default): the installed connectors, loaded from their entry points as
+    in production. A test marked ``@pytest.mark.inline_plugins`` gets the fresh, empty
+    :func:`plugin_manager` instead and adds its own with :func:`register_plugin`; a
+    module whose every test needs that overrides this fixture.
+    """
+    if request.node.get_closest_marker("inline_plugins") is not None:
+        return request.getfixturevalue("plugin_manager")  # type: ignore[no-any-return]
+    return None
+
+
+@pytest.fixture
+def app(
+    database_url: str, tmp_path: Path, app_plugin_manager: pluggy.PluginManager | None
+) -> Iterator[Flask]:
+    app = make_test_app(database_url, tmp_path / "instance", plugin_manager=app_plugin_manager)
     yield app
     dispose_engine(app)
 
@@ -227,3 +250,45 @@ def regulator_client(app: Flask) -> FlaskClient:
 def admin_client(app: Flask) -> FlaskClient:
     """A client logged in as a national administrator."""
     return _client_with(app, "administrateur")
+
+
+# --- in a real browser ---------------------------------------------------------------
+
+#: Records CSP violations from the first byte on (an init script is not subject to the CSP).
+CSP_RECORDER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
+});
+"""
+
+
+def is_csp_or_error(message: str) -> bool:
+    """A console message that reports a CSP violation or an error."""
+    return (
+        "Refused to" in message
+        or "Content Security Policy" in message
+        or message.startswith(("error", "pageerror"))
+    )
+
+
+@pytest.fixture
+def live_app_csrf(tmp_path: Path) -> Iterator[Flask]:
+    """The app on a SQLite file (served over plain HTTP: no Secure cookie), CSRF on."""
+    from portal import db
+    from tests.factories import add_practitioner
+
+    app = make_test_app(
+        f"sqlite:///{tmp_path / 'browser.sqlite3'}",
+        tmp_path / "instance",
+        SESSION_COOKIE_SECURE=False,
+        WTF_CSRF_ENABLED=True,
+    )
+    with app.app_context():
+        migrate.upgrade(db.engine())
+        s = db.session()
+        add_practitioner(s, family_name="Garonne", dlat=0.01, sas_participation=True)
+        add_practitioner(s, family_name="Pruneau", dlat=0.05)
+        s.commit()
+    yield app
+    dispose_engine(app)

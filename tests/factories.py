@@ -119,6 +119,23 @@ def login(client: FlaskClient, user: User, method: str = "local") -> None:
         sess.update({"uid": user.id, "auth_method": method, "login_at": now, "seen_at": now})
 
 
+def client_for(app: Flask, user: User) -> FlaskClient:
+    """A test client logged in as ``user``."""
+    client = app.test_client()
+    login(client, user)
+    return client
+
+
+def as_user(app: Flask, user_id: int) -> FlaskClient:
+    """A test client logged in as the user of id ``user_id``."""
+    from portal import db
+
+    with app.app_context():
+        user = db.session().get(User, user_id)
+        assert user is not None, user_id
+        return client_for(app, user)
+
+
 def session_cookie(app: Flask, user: User, method: str = "local") -> dict[str, str]:
     """A signed session cookie for ``user``, for a real browser (Playwright ``add_cookies``)."""
     now = time.time()

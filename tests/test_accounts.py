@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from portal import RegulatorAccount, Unavailable, db, hookimpl
 from portal.directory import territories
@@ -17,45 +15,22 @@ from portal.identity import provisioning
 from portal.models import (
     AuditEvent,
     PasswordResetToken,
-    Structure,
     Territory,
     User,
     UserRole,
 )
-from portal.plugins import make_plugin_manager
-from portal.web.plugins import EXTENSION_KEY
-from tests.factories import add_practitioner, add_user, login
+from tests.factories import (
+    add_practitioner,
+    add_structure,
+    add_territories,
+    add_user,
+    as_user,
+)
 
 IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
 SAS_TECHNICAL = "urn:oid:1.2.250.1.213.3.6"
 
 
-def add_territories(session: Session, *departments: str) -> None:
-    names = {"47": "Lot-et-Garonne", "92": "Hauts-de-Seine"}
-    for dep in departments:
-        session.add(Territory(code=f"SAS-{dep}", label=names.get(dep, dep), department=dep))
-    session.flush()
-
-
-def add_structure(session: Session, department: str = "47", **fields: Any) -> Structure:
-    n = session.scalar(select(func.count()).select_from(Structure)) or 0
-    values: dict[str, Any] = {
-        "national_id": f"3{department}00000000{n:04d}",
-        "kind": "SOS",
-        "name": f"SOS Médecins {department}-{n}",
-        "department": department,
-        **fields,
-    }
-    structure = Structure(**values)
-    session.add(structure)
-    session.flush()
-    return structure
-
-
-def client_for(app: Flask, user: User) -> FlaskClient:
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def events(app: Flask, action: str | None = None) -> list[AuditEvent]:
@@ -109,13 +84,6 @@ def world(app: Flask) -> dict[str, Any]:
         }
         s.commit()
     return ids
-
-
-def as_user(app: Flask, user_id: int) -> FlaskClient:
-    with app.app_context():
-        user = db.session().get(User, user_id)
-        assert user is not None
-        return client_for(app, user)
 
 
 def roles_of(app: Flask, user_id: int) -> set[tuple[str, str | None, int | None, int | None]]:
@@ -397,15 +365,16 @@ class Broken:
 
 
 @pytest.fixture
-def recorder(app: Flask) -> Recorder:
+def recorder(app: Flask, register_plugin: Any) -> Recorder:
+    """An accounts editor and a broken one, in the app's plugin manager (``inline_plugins``)."""
     plugin = Recorder()
-    app.extensions[EXTENSION_KEY] = make_plugin_manager(
-        load_entry_points=False, plugins={"recorder": plugin, "broken": Broken()}
-    )
+    register_plugin(plugin, "recorder")
+    register_plugin(Broken(), "broken")
     app.config["CONNECTORS"] = {"recorder": {"base_url": "https://editeur.test"}}
     return plugin
 
 
+@pytest.mark.inline_plugins
 def test_deactivating_a_regulator_pushes_it_at_once_despite_a_failing_connector(
     app: Flask, world: dict, recorder: Recorder
 ) -> None:
@@ -443,6 +412,7 @@ def test_deactivating_a_regulator_pushes_it_at_once_despite_a_failing_connector(
     assert as_user(app, world["reg47"]).get("/recherche").status_code == 200
 
 
+@pytest.mark.inline_plugins
 def test_a_regulator_without_national_id_is_pushed_with_a_stable_technical_id(
     app: Flask, world: dict, recorder: Recorder
 ) -> None:
@@ -457,6 +427,7 @@ def test_a_regulator_without_national_id_is_pushed_with_a_stable_technical_id(
     assert [account for account, _ in recorder.calls] == [first]
 
 
+@pytest.mark.inline_plugins
 def test_revoking_the_last_regulator_role_pushes_the_deactivation(
     app: Flask, world: dict, recorder: Recorder
 ) -> None:

@@ -20,13 +20,8 @@ from sqlalchemy.orm import Session
 from portal import audit, db
 from portal.audit import AuditFilter, AuditTrailIsAppendOnly
 from portal.models import AuditEvent, User, UserRole
-from tests.factories import add_practitioner, add_user
-from tests.test_security import (  # noqa: F401  (live_app is a fixture)
-    CSP_RECORDER,
-    browser_session_cookie,
-    is_csp_or_error,
-    live_app,
-)
+from tests.conftest import CSP_RECORDER, is_csp_or_error
+from tests.factories import add_practitioner, add_user, session_cookie
 
 
 def at(text: str) -> datetime:
@@ -394,10 +389,10 @@ def test_empty_search_is_not_audited(app: Flask, regulator_client: FlaskClient) 
 
 
 @pytest.fixture
-def audit_server(live_app: Flask) -> Iterator[tuple[str, dict[str, str]]]:  # noqa: F811
+def audit_server(live_app_csrf: Flask) -> Iterator[tuple[str, dict[str, str]]]:
     from portal.devtools.browser import LiveServer
 
-    with live_app.app_context():
+    with live_app_csrf.app_context():
         s = db.session()
         admin = add_user(s, "administrateur")
         for i in range(3):
@@ -405,8 +400,8 @@ def audit_server(live_app: Flask) -> Iterator[tuple[str, dict[str, str]]]:  # no
                       target=f"4700{i + 1}")  # fmt: skip
         add_event(s, "login", "2026-11-01T07:00:00", actor=str(admin.id))
         s.commit()
-        cookie = browser_session_cookie(live_app, admin)
-    with LiveServer(live_app) as server:
+        cookie = session_cookie(live_app_csrf, admin)
+    with LiveServer(live_app_csrf) as server:
         yield server.url, cookie
 
 

@@ -34,7 +34,6 @@ from portal.errors import Unavailable
 from portal.identity import provisioning
 from portal.identity.psc import ProviderClient
 from portal.models import AuditEvent, Practitioner, User
-from portal.web import plugins as app_plugins
 from portal.web import psc
 from tests.factories import add_user
 
@@ -479,13 +478,13 @@ class BrokenEditor:
         raise Unavailable("éditeur en panne")
 
 
+@pytest.mark.inline_plugins
 def test_regulator_login_provisions_the_editors_and_survives_a_failing_one(
-    psc_app: Flask,
+    psc_app: Flask, register_plugin: Any
 ) -> None:
     editor = AccountsEditor()
-    pm = psc_app.extensions[app_plugins.EXTENSION_KEY]
-    pm.register(editor, name="test-editor")
-    pm.register(BrokenEditor(), name="test-broken")
+    register_plugin(editor, "test-editor")
+    register_plugin(BrokenEditor(), "test-broken")
     response = psc_login(psc_app.test_client(), "reg-47", LRM_LINK)
     assert response.headers["Location"] == LRM_LINK  # the failure did not block the login
     provisioning.wait_for_background()  # the push runs after the response
@@ -498,9 +497,10 @@ def test_regulator_login_provisions_the_editors_and_survives_a_failing_one(
     assert len(failures) == 1 and "éditeur en panne" in failures[0].details["error"]
 
 
-def test_non_regulators_are_not_provisioned(psc_app: Flask) -> None:
+@pytest.mark.inline_plugins
+def test_non_regulators_are_not_provisioned(psc_app: Flask, register_plugin: Any) -> None:
     editor = AccountsEditor()
-    psc_app.extensions[app_plugins.EXTENSION_KEY].register(editor, name="test-editor")
+    register_plugin(editor, "test-editor")
     with psc_app.app_context():
         session = db.session()
         user = session.scalars(select(User).where(User.national_id == REGULATOR_ID)).one()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
+import pluggy
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
 from portal import Slot, db, hookimpl
 from portal.jobs import PortalScheduler
 from portal.models import CachedSlot, ConnectorBinding
-from portal.plugins import make_plugin_manager
-from portal.web.plugins import EXTENSION_KEY
 from tests.factories import add_practitioner
 
 
@@ -29,11 +30,17 @@ class Tiny:
         ]  # fmt: skip
 
 
-def _bind(app: Flask, source: str = "tiny", count: int = 3) -> Tiny:
+@pytest.fixture
+def app_plugin_manager(plugin_manager: pluggy.PluginManager) -> pluggy.PluginManager:
+    """The app of these tests knows only the connectors they register (no installed one)."""
+    return plugin_manager
+
+
+def _bind(
+    app: Flask, register: Callable[..., object], source: str = "tiny", count: int = 3
+) -> Tiny:
     plugin = Tiny()
-    app.extensions[EXTENSION_KEY] = make_plugin_manager(
-        load_entry_points=False, plugins={"tiny": plugin}
-    )
+    register(plugin, "tiny")
     with app.app_context():
         s = db.session()
         for i in range(count):
@@ -44,8 +51,8 @@ def _bind(app: Flask, source: str = "tiny", count: int = 3) -> Tiny:
     return plugin
 
 
-def test_second_scheduler_stays_idle(app: Flask) -> None:
-    plugin = _bind(app)
+def test_second_scheduler_stays_idle(app: Flask, register_plugin: Callable[..., object]) -> None:
+    plugin = _bind(app, register_plugin)
     first, second = PortalScheduler(app, holder="first"), PortalScheduler(app, holder="second")
     try:
         assert first.renew_lease() and not second.renew_lease()
@@ -62,8 +69,10 @@ def test_second_scheduler_stays_idle(app: Flask) -> None:
     assert PortalScheduler(app, holder="second").renew_lease()
 
 
-def test_jobs_per_source_coalesced_single_instance(app: Flask) -> None:
-    _bind(app, "tiny")
+def test_jobs_per_source_coalesced_single_instance(
+    app: Flask, register_plugin: Callable[..., object]
+) -> None:
+    _bind(app, register_plugin, "tiny")
     with app.app_context():
         s = db.session()
         p = add_practitioner(s, family_name="Autre")
@@ -81,8 +90,8 @@ def test_jobs_per_source_coalesced_single_instance(app: Flask) -> None:
         scheduler.shutdown()
 
 
-def test_refresh_command_summary(app: Flask, runner) -> None:  # type: ignore[no-untyped-def]
-    _bind(app)
+def test_refresh_command_summary(app: Flask, runner, register_plugin) -> None:  # type: ignore[no-untyped-def]
+    _bind(app, register_plugin)
     result = runner.invoke(args=["refresh"])
     assert result.exit_code == 0, result.output
     assert "tiny" in result.output and "à jour" in result.output and "3 créneaux" in result.output

@@ -14,7 +14,6 @@ from jinja2_fragments.flask import render_block
 
 from portal import Slot, db, hookimpl
 from portal.models import ConnectorBinding
-from portal.plugins import make_plugin_manager
 from portal.search.service import (
     Card,
     CardSlots,
@@ -286,8 +285,9 @@ class FakeEditor:
         ] or None
 
 
+@pytest.mark.inline_plugins
 def test_live_endpoint_answers_out_of_band_calendars(  # type: ignore[no-untyped-def]
-    regulator_client, app, monkeypatch: pytest.MonkeyPatch
+    regulator_client, app, register_plugin
 ) -> None:
     with app.app_context():
         s = db.session()
@@ -296,8 +296,7 @@ def test_live_endpoint_answers_out_of_band_calendars(  # type: ignore[no-untyped
         s.add(ConnectorBinding(source="fake", practitioner_id=p.id, upstream_ids={}))
         s.commit()
         ids = [p.national_id, other.national_id]
-    pm = make_plugin_manager(load_entry_points=False, plugins={"fake": FakeEditor()})
-    monkeypatch.setattr("portal.views.search.app_plugins.manager", lambda: pm)
+    register_plugin(FakeEditor(), "fake")
     response = regulator_client.get(
         f"/recherche/creneaux?jeton=t0k3n&ids={','.join(ids)},899999999999",
         headers={"HX-Request": "true"},
@@ -338,8 +337,9 @@ class PublicEditor:
         ] or None
 
 
+@pytest.mark.inline_plugins
 def test_live_refresh_hides_the_kinds_a_practitioner_refuses_to_display(  # type: ignore[no-untyped-def]
-    regulator_client, app, monkeypatch: pytest.MonkeyPatch
+    regulator_client, app, register_plugin
 ) -> None:
     with app.app_context():
         s = db.session()
@@ -348,8 +348,7 @@ def test_live_refresh_hides_the_kinds_a_practitioner_refuses_to_display(  # type
         s.add(ConnectorBinding(source="fake", practitioner_id=p.id, upstream_ids={}))
         s.commit()
         national_id = p.national_id
-    pm = make_plugin_manager(load_entry_points=False, plugins={"fake": PublicEditor()})
-    monkeypatch.setattr("portal.views.search.app_plugins.manager", lambda: pm)
+    register_plugin(PublicEditor(), "fake")
     body = regulator_client.get(f"/recherche/creneaux?ids={national_id}").get_data(as_text=True)
     assert 'href="https://fake.example/sas"' in body  # as on the first paint
     assert "fake.example/public" not in body

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,11 @@ from flask import Flask, abort, redirect, request
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from portal import db, migrate
-from portal.models import User
+from portal import db
 from portal.permissions import ENDPOINTS, PUBLIC
 from portal.web.security import content_security_policy
-from tests.conftest import make_test_app
-from tests.factories import add_practitioner, add_user, login
+from tests.conftest import CSP_RECORDER, dispose_engine, is_csp_or_error, make_test_app
+from tests.factories import add_user, login, session_cookie
 
 TEMPLATES = Path(__file__).parents[1] / "portal/templates"
 
@@ -186,13 +184,7 @@ def test_session_cookie_secure_can_be_turned_off_for_the_demo(
     client = client_for(app, "regulateur")
     cookie = _session_cookie(client.get("/recherche"))
     assert "Secure" not in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    db_dispose(app)
-
-
-def db_dispose(app: Flask) -> None:
-    from portal.db import EXTENSION_KEY
-
-    app.extensions[EXTENSION_KEY][0].dispose()
+    dispose_engine(app)
 
 
 # --- CSRF -------------------------------------------------------------------------
@@ -202,7 +194,7 @@ def db_dispose(app: Flask) -> None:
 def csrf_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = make_test_app(database_url, tmp_path / "csrf", WTF_CSRF_ENABLED=True)
     yield app
-    db_dispose(app)
+    dispose_engine(app)
 
 
 def _token(client: FlaskClient) -> str:
@@ -323,7 +315,7 @@ def failing_app(
 
     monkeypatch.setattr("portal.views.search.search", explode)
     yield app
-    db_dispose(app)
+    dispose_engine(app)
 
 
 def test_500_page_hides_the_exception_and_logs_it_with_the_request_id(
@@ -370,70 +362,24 @@ def test_4xx_are_logged_with_the_request_id(
 # --- in a real browser ---------------------------------------------------------------
 
 
-def browser_session_cookie(app: Flask, user: User) -> dict[str, str]:
-    """A signed session cookie for ``user``, to put into a Playwright context."""
-    now = time.time()
-    value = app.session_interface.get_signing_serializer(app).dumps(  # type: ignore[attr-defined]
-        {"uid": user.id, "auth_method": "local", "login_at": now, "seen_at": now}
-    )
-    return {"name": app.config["SESSION_COOKIE_NAME"], "value": value}
-
-
-#: Records CSP violations from the first byte on (an init script is not subject to the CSP).
-CSP_RECORDER = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", function (e) {
-  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
-});
-"""
-
-
-def is_csp_or_error(message: str) -> bool:
-    """A console message that reports a CSP violation or an error."""
-    return (
-        "Refused to" in message
-        or "Content Security Policy" in message
-        or message.startswith(("error", "pageerror"))
-    )
-
-
-@pytest.fixture
-def live_app(tmp_path: Path) -> Iterator[Flask]:
-    """The app on a SQLite file (served over plain HTTP: no Secure cookie), CSRF on."""
-    app = make_test_app(
-        f"sqlite:///{tmp_path / 'browser.sqlite3'}",
-        tmp_path / "instance",
-        SESSION_COOKIE_SECURE=False,
-        WTF_CSRF_ENABLED=True,
-    )
-    with app.app_context():
-        migrate.upgrade(db.engine())
-        s = db.session()
-        add_practitioner(s, family_name="Garonne", dlat=0.01, sas_participation=True)
-        add_practitioner(s, family_name="Pruneau", dlat=0.05)
-        s.commit()
-    yield app
-    db_dispose(app)
-
-
 @pytest.mark.browser
 def test_search_page_raises_no_csp_violation_and_inline_script_is_blocked(
-    live_app: Flask, page: Any
+    live_app_csrf: Flask, page: Any
 ) -> None:
     from playwright.sync_api import expect
 
     from portal.devtools.browser import LiveServer
 
-    with live_app.app_context():
+    with live_app_csrf.app_context():
         s = db.session()
         user = add_user(s, "regulateur")
         s.commit()
-        cookie = browser_session_cookie(live_app, user)
+        cookie = session_cookie(live_app_csrf, user)
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
     page.add_init_script(CSP_RECORDER)
-    with LiveServer(live_app) as server:
+    with LiveServer(live_app_csrf) as server:
         page.context.add_cookies([{**cookie, "url": server.url}])
         page.goto(server.url + "/recherche")
         expect(page.get_by_role("heading", level=1)).to_contain_text("Rechercher")
@@ -477,7 +423,7 @@ def _end_session_endpoint(environ: dict[str, Any], start_response: Any) -> list[
 
 @pytest.mark.browser
 def test_form_action_lets_the_logout_post_redirect_to_psc_only(
-    live_app: Flask, page: Any, monkeypatch: pytest.MonkeyPatch
+    live_app_csrf: Flask, page: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Chromium applies form-action to the redirect that follows a form POST: the
     logout POST redirecting to PSC's end-session endpoint is blocked unless PSC's
@@ -498,17 +444,17 @@ def test_form_action_lets_the_logout_post_redirect_to_psc_only(
             )
 
         methods = ["GET", "POST"]
-        live_app.add_url_rule("/essai-sortie", "essai_sortie", essai_sortie, methods=methods)
+        live_app_csrf.add_url_rule("/essai-sortie", "essai_sortie", essai_sortie, methods=methods)
         console: list[str] = []
         page.on("console", lambda m: console.append(m.text))
-        with LiveServer(live_app) as server:
+        with LiveServer(live_app_csrf) as server:
             page.goto(server.url + "/essai-sortie")
             page.get_by_role("button", name="Se déconnecter").click()
             page.wait_for_timeout(500)
             assert not page.url.startswith(psc.url)  # blocked by form-action 'self'
             assert any("form-action" in m for m in console), console
 
-            live_app.config["PSC_ISSUER"] = psc.url + "/auth/realms/esante-wallet"
+            live_app_csrf.config["PSC_ISSUER"] = psc.url + "/auth/realms/esante-wallet"
             page.goto(server.url + "/essai-sortie")
             page.get_by_role("button", name="Se déconnecter").click()
             page.wait_for_url(psc.url + "/end-session")

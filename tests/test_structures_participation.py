@@ -18,8 +18,14 @@ from portal.models import (
     StructureMembership,
     User,
 )
-from tests.factories import add_practitioner, add_user, login
-from tests.test_accounts import add_structure, add_territories, as_user
+from tests.factories import (
+    add_practitioner,
+    add_structure,
+    add_territories,
+    add_user,
+    as_user,
+    login,
+)
 
 
 @pytest.fixture
