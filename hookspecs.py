@@ -36,10 +36,13 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from portal.domain import (
         Booking,
         BookingRequest,
         ConnectorInfo,
+        PartialSlots,
         RegulatorAccount,
         Slot,
         SlotQuery,
@@ -47,9 +50,6 @@ if TYPE_CHECKING:
 
 PROJECT_NAME = "sas_portal"
 ENTRY_POINT_GROUP = "sas_portal.connectors"
-
-hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 #: The version of this contract, ``major.minor``. A connector states the version it
 #: was written for in ``ConnectorInfo.requires_contract``; the portal loads it when
 #: the majors are equal and the portal's minor is at least the connector's.
@@ -63,6 +63,9 @@ CAPABILITY_HOOKS: Mapping[str, str] = {
     "booking_direct": "book_slot",
     "accounts": "provision_regulator",
 }
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
@@ -164,11 +167,11 @@ def book_slot(slot: Slot, request: BookingRequest, config: Mapping[str, Any]) ->
         book in their own UI, ``origin`` appended) or a confirmed booking;
         ``None`` when the slot is not this connector's.
     :raises portal.errors.SlotNoLongerAvailable: when the slot is gone.
+    :raises portal.errors.ConnectorError: any other failure (shown to the
+        regulator, who can book by phone).
     """
 
 
-    :raises portal.errors.ConnectorError: any other failure (shown to the
-        regulator, who can book by phone).
 @hookspec(firstresult=True)
 def cancel_booking(booking: Booking, config: Mapping[str, Any]) -> bool | None:
     """Cancel a confirmed booking.
@@ -195,10 +198,62 @@ def provision_regulator(account: RegulatorAccount, config: Mapping[str, Any]) ->
     ``False``: deactivation), once per connector with the ``accounts``
     capability, each separately. Connectors without it do not implement it.
 
-    :raises portal.errors.ConnectorError: the portal's outbox retries
-        retryable errors.
-    """
     :param account: the regulator's identity (national id, names, e-mail);
         never any patient data.
     :param config: this connector's configuration section.
     :return: nothing; returning means every upstream accepted the account.
+    :raises portal.errors.ConnectorError: the portal's outbox retries
+        retryable errors.
+    """
+
+
+# --- Optional hooks for bulk publishers and self-describing editors -------------------
+# (SlotBatch-style partial answers: ``portal.domain.PartialSlots``.)
+
+
+@hookspec
+def discover_targets(config: Mapping[str, Any]) -> list[tuple[str, str]] | None:
+    """List the practitioners and structures this connector's upstream serves.
+
+    Called by ``sas-portal bindings discover [--connector NAME]`` (never at
+    search time), once per connector, under the connector's deadline. What it
+    returns is stored as bindings of the source named ``connector_info().name``,
+    through the same checks and report as ``sas-portal bindings import``: an
+    unknown practitioner or a malformed id refuses that line only.
+
+    :param config: this connector's configuration section.
+    :return: ``(national id, upstream id)`` pairs — the prefixed national id
+        (``8``+RPPS, ``0``+ADELI, ``1``+FINESS, ``3``+SIRET) and the id the
+        upstream knows it by (``""`` when it uses the national id); ``None``
+        when the upstream cannot list whom it serves (bind them by file or on
+        the administration page instead).
+    :raises portal.errors.ConnectorError: on upstream failure (reported, nothing stored).
+    """
+
+
+@hookspec
+def fetch_source_slots(
+    source: str, start: datetime, end: datetime, config: Mapping[str, Any]
+) -> list[Slot] | PartialSlots | None:
+    """Return every free slot one source publishes within ``[start, end]``.
+
+    For bulk publishers (a manifest plus files, e.g. SMART Scheduling Links)
+    whose data set is downloaded whole: the portal calls this once per source
+    and refresh instead of ``fetch_slots`` once per batch of 25 targets, and
+    keeps the slots of the targets bound to ``source`` (by ``Slot.practitioner``
+    or ``Slot.structure``); the others are dropped. Called concurrently with
+    the other connectors, under the source's deadline.
+
+    :param source: the source being refreshed: the connector's name, or
+        ``name:sub-source`` when its configuration lists several (``editors``).
+    :param start: start of the window, timezone-aware.
+    :param end: end of the window, timezone-aware.
+    :param config: this connector's configuration section.
+    :return: the slots (a list), or a :class:`portal.domain.PartialSlots`
+        whose ``failed`` maps national ids the publication could not cover to
+        a reason (their last-known slots are kept); ``None`` when this source
+        is not published in bulk — the portal then calls ``fetch_slots`` per
+        batch for it (in the same refresh, after this answer).
+    :raises portal.errors.ConnectorError: on upstream failure: every target of
+        the source keeps its last-known slots, reported as failed.
+    """

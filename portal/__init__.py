@@ -21,12 +21,13 @@ from portal.domain import (
     Booking,
     BookingRequest,
     ConnectorInfo,
+    PartialSlots,
     RegulatorAccount,
     Slot,
     SlotQuery,
     SlotTarget,
-)
     source_plugin,
+)
 from portal.errors import (
     AuthError,
     ConnectorError,
@@ -46,6 +47,7 @@ __all__ = [
     "ConnectorInfo",
     "ConnectorTimeout",
     "MalformedResponse",
+    "PartialSlots",
     "RegulatorAccount",
     "Slot",
     "SlotNoLongerAvailable",
@@ -55,9 +57,9 @@ __all__ = [
     "UpstreamRejected",
     "create_app",
     "hookimpl",
+    "source_plugin",
 ]
 
-    "source_plugin",
 
 def __getattr__(name: str) -> Any:
     # The application factory is loaded on first use (PEP 562): a plugin's

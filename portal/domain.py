@@ -226,3 +226,23 @@ def slot_window(
     local = now.astimezone(ZoneInfo(tz))
     end_local = (local + timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     return now, end_local.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PartialSlots:
+    """An answer that covers only some targets: the slots obtained and who failed.
+
+    Returned instead of a plain list by ``fetch_slots`` or ``fetch_source_slots``
+    when some targets could not be fetched (one practitioner's calendar is
+    unreachable, one file of a bulk publication is missing). The portal stores
+    ``slots`` for the targets that succeeded and keeps the last-known slots of
+    the ``failed`` ones, reported as a partial answer of the source, instead of
+    failing the whole batch.
+
+    :param slots: the normalised slots of the targets that succeeded.
+    :param failed: prefixed national id → a short reason (French, shown to
+        administrators), for each target that could not be fetched.
+    """
+
+    slots: tuple[Slot, ...] = ()
+    failed: Mapping[str, str] = field(default_factory=dict)

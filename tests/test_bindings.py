@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
@@ -13,6 +14,8 @@ from portal import db
 from portal.models import AuditEvent, ConnectorBinding, Structure
 from portal.slots import bindings
 from tests.factories import add_practitioner
+
+pytestmark = pytest.mark.sql  # lookups by national id, NULL-aware matching of bindings
 
 
 def _directory(app: Flask) -> tuple[str, str, str]:
@@ -140,7 +143,6 @@ def test_discover_stores_what_the_connectors_say(app: Flask, tmp_path: Path) -> 
     from hookspecs import hookimpl
     from portal.db import EXTENSION_KEY as DB_KEY
     from portal.plugins import make_plugin_manager
-    from portal.web.plugins import EXTENSION_KEY as PLUGINS_KEY
     from tests.conftest import make_test_app
 
     lister = SimpleNamespace(
@@ -151,8 +153,9 @@ def test_discover_stores_what_the_connectors_say(app: Flask, tmp_path: Path) -> 
     pm = make_plugin_manager(load_entry_points=False, plugins={"lister": lister, "mute": mute})
     a, b, _ = _directory(app)
     config = {"CONNECTORS": {"lister": {"prefix": "L-", "ids": [a, b, "812"]}}}
-    other = make_test_app(app.config["DATABASE_URL"], tmp_path / "other", **config)
-    other.extensions[PLUGINS_KEY] = pm
+    other = make_test_app(
+        app.config["DATABASE_URL"], tmp_path / "other", plugin_manager=pm, **config
+    )
     try:
         result = other.test_cli_runner().invoke(args=["bindings", "discover"])
     finally:

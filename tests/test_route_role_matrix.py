@@ -18,8 +18,7 @@ from werkzeug.routing import Rule
 from portal import db
 from portal.models import Structure, User, UserRole
 from portal.permissions import ACTIONS, AUTHENTICATED, ENDPOINTS, PUBLIC, ROLES
-from tests.factories import add_practitioner, add_user, login
-from tests.test_accounts import add_territories
+from tests.factories import add_practitioner, add_territories, add_user, login
 
 ANONYMOUS = "anonyme"
 
@@ -36,6 +35,9 @@ ALLOWED_STATUS: dict[str, set[int]] = {
     "auth.password_reset": {400, 404, 410},  # unknown token
     "admin.kill_switch": {404},  # the sample source is unknown
     "admin.refresh_source": {404},
+    "bindings.index": {404},  # the sample source is unknown
+    "bindings.add": {404},
+    "bindings.remove": {404},
     "accounts.grant": {303},
     "accounts.revoke": {303},
     "accounts.deactivate": {303},

@@ -42,7 +42,8 @@ from portal.models import (
     Practitioner,
     Structure,
 )
-from portal.plugins import Call, Outcome, iter_many
+from portal.plugins import Call, Outcome
+from portal.slots import bulk as bulk_fetch
 from portal.slots import cache as slot_cache
 
 #: The search window (``portal.domain.slot_window``), under its historical name here.
@@ -195,6 +196,8 @@ def refresh(
     for target in targets:
         by_source[target.source].append(target)
     loaded = {impl.plugin_name for impl in pm.hook.fetch_slots.get_hookimpls()}
+    source_level = bulk_fetch.source_level_plugins(pm)  # bulk publishers: one call per source
+    loaded |= source_level
 
     report = RefreshReport()
     calls: dict[tuple[str, int], Call] = {}
@@ -205,6 +208,11 @@ def refresh(
             report.statuses[source] = skipped
             continue
         deadline = settings.deadlines.get(source, settings.deadline_s)
+        if plugin_of(source) in source_level:
+            calls[(source, bulk_fetch.SOURCE_LEVEL)] = bulk_fetch.source_call(
+                plugin_of(source), source, source_targets, start, end, deadline
+            )
+            continue
         for i, batch in enumerate(batches(source_targets)):
             query = SlotQuery(targets=batch, start=start, end=end)
             calls[(source, i)] = Call(plugin_of(source), {"query": query}, deadline)
@@ -213,8 +221,11 @@ def refresh(
     # slower sources are still being waited for: the cache writes overlap the waits.
     waiting = Counter(source for source, _ in calls)
     answered: dict[str, list[tuple[tuple[SlotTarget, ...], Outcome]]] = defaultdict(list)
-    for (source, i), outcome in iter_many(pm, "fetch_slots", calls, configs=settings.configs):
-        answered[source].append((calls[(source, i)].kwargs["query"].targets, outcome))
+    for (source, i), outcome in bulk_fetch.iter_calls(pm, calls, configs=settings.configs):
+        targets_asked = bulk_fetch.targets_of(calls[(source, i)])
+        answered[source] += bulk_fetch.expand(  # a partial answer: its failed targets apart
+            targets_asked, outcome, source_level=i == bulk_fetch.SOURCE_LEVEL
+        )
         waiting[source] -= 1
         if waiting[source] == 0:
             results = answered.pop(source)

@@ -21,3 +21,6 @@ def register_blueprints(app: Flask) -> None:
     from portal.views import lrm_origins
 
     app.register_blueprint(lrm_origins.bp)
+    from portal.views import bindings
+
+    app.register_blueprint(bindings.bp)

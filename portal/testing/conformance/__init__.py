@@ -28,6 +28,10 @@ does; a contract it (or its upstream) cannot satisfy fails, saying what is missi
 - :class:`FetchContract`: slots of the asked targets only, within the window,
   timezone-aware, right ``source``; ``None`` when no target is for this connector;
   at most 25 ids per upstream request; slots survive the cache's JSON round trip.
+- :class:`SourceFetchContract` (bulk publishers, ``fetch_source_slots``): one call
+  reads the publication once and covers every bound target (the bulk counterpart of
+  the 25-ids rule), slots well formed within the window, 5xx/401 as connector errors,
+  broken lines skipped. Its upstream may be any :class:`~portal.testing.sandbox.SimulatorServer`.
 - :class:`ErrorContract`: 5xx → retryable :class:`~portal.errors.Unavailable` with
   diagnostics; 401/403 → :class:`~portal.errors.AuthError`; a hanging upstream → a
   retryable error within the configured timeout, and never more than the portal's
@@ -66,6 +70,7 @@ from portal.testing.conformance.booking import (
     RedirectBookingContract,
 )
 from portal.testing.conformance.fetch import ErrorContract, FetchContract, check_slots
+from portal.testing.conformance.source import SourceFetchContract
 from portal.testing.conformance.upstream import (
     KIT_ORIGIN,
     MODES,
@@ -89,6 +94,7 @@ __all__ = [
     "Mode",
     "RedirectBookingContract",
     "SandboxUpstream",
+    "SourceFetchContract",
     "Upstream",
     "check_slots",
 ]

@@ -6,9 +6,13 @@ plausible agendas, so the demo, the tests and the conformance kit exercise the
 same code paths as production. The connector-specific servers live in
 ``connectors/<name>/sandbox.py``; this package holds what they share:
 
-- :class:`SandboxServer` (``server``): start/stop (``stop()`` closes the listening
-  socket *and* the kept-alive connections, so clients then get "connection
-  refused"), fault injection (:class:`Behaviour`, also over ``/_sandbox/behaviour``),
+- :class:`SimulatorServer` (``base``): the protocol-neutral base — lifecycle, fault
+  injection, request log, control endpoint — for simulators of any API (a bulk
+  publication, a JSON API): subclass it and answer your routes in ``handle``;
+- :class:`SandboxServer` (``server``, a :class:`SimulatorServer` speaking FHIR under
+  ``/fhir``; ``stop()`` closes the listening socket *and* the kept-alive
+  connections, so clients then get "connection refused"), fault injection
+  (:class:`Behaviour`, also over ``/_sandbox/behaviour``),
   the request log, ``/fhir/metadata`` (``bundles``), the booking page
   ``/rdv/<slot id>`` (``page``);
 - :func:`generate_day` (``agenda``): the seeded agenda of one key (national id,
@@ -33,6 +37,7 @@ from portal.testing.sandbox.agenda import REASONS as REASONS
 from portal.testing.sandbox.agenda import AgendaSlot, generate_day
 from portal.testing.sandbox.agenda import Flow as Flow
 from portal.testing.sandbox.agenda import default_periods as default_periods
+from portal.testing.sandbox.base import SimulatorServer, json_response
 from portal.testing.sandbox.cli import run_cli
 from portal.testing.sandbox.identities import TOWNS as TOWNS
 from portal.testing.sandbox.identities import PractitionerInfo
@@ -81,7 +86,9 @@ __all__ = [
     "SandboxServer",
     "SearchParams",
     "SearchSpec",
+    "SimulatorServer",
     "generate_day",
+    "json_response",
     "parse_search",
     "run_cli",
 ]
