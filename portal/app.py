@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -16,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from portal import db
-from portal.config import instance_path_from_env, load_config
+from portal.config import ensure_secret_key, instance_path_from_env, load_config
 from portal.permissions import home_endpoint
 from portal.slots.calendar import MODALITY_LABELS
 from portal.web import gcpause, guard, security
@@ -64,8 +63,7 @@ def create_app(
         instance_path=instance_path_from_env(),
         instance_relative_config=True,
     )
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    load_config(app, test_config)
+    load_config(app, test_config)  # the instance folder is created when first needed
 
     hops = int(app.config["PROXY_FIX_HOPS"])
     if hops:  # behind reverse proxies: trust their X-Forwarded-* (client IP for throttling)
@@ -86,6 +84,7 @@ def create_app(
     app.jinja_env.filters["modality"] = lambda m: MODALITY_LABELS.get(m, m)
     register_blueprints(app)
     register_commands(app)
+    _secret_on_first_request(app)
 
     @app.get("/")
     def index() -> Response:
@@ -94,6 +93,18 @@ def create_app(
         return redirect(url_for(home_endpoint(principal)))
 
     return app
+
+
+def _secret_on_first_request(app: Flask) -> None:
+    """Create the instance secret when a request comes (before its session is opened),
+    not when the app is built: a listing command writes nothing."""
+    serve = app.wsgi_app
+
+    def wsgi_app(environ: Any, start_response: Any) -> Any:
+        ensure_secret_key(app)
+        return serve(environ, start_response)
+
+    app.wsgi_app = wsgi_app  # type: ignore[method-assign]
 
 
 def warm_up(app: Flask) -> None:
@@ -110,6 +121,7 @@ def warm_up(app: Flask) -> None:
     from portal.reference import geo
     from portal.reference import terminology as reference
 
+    ensure_secret_key(app)
     with app.app_context():
         geo.get_index()
         reference.specialty_choices()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -24,6 +25,12 @@ DEFAULTS: dict[str, Any] = {
     "CONNECTORS": {},
     "DISABLED_CONNECTORS": [],
     "CONNECTOR_DEADLINE_S": 7.0,
+    # A target fetched from a source less than this ago is read from the cache, not
+    # asked again (page views do not multiply upstream requests).
+    "SLOT_MIN_AGE_S": 60,
+    # A page's live refresh waits this long for the editors; later answers land in the
+    # cache and the page picks them up when it asks once more.
+    "LIVE_REFRESH_BUDGET_S": 2.0,
     # Search
     "SEARCH_PAGE_SIZE": 20,
     # the cyclic garbage collector runs between requests (portal/web/gcpause.py)
@@ -75,15 +82,33 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _secret_key(instance_path: Path) -> str:
-    """A per-instance secret, created on first run and never committed."""
+def _secret_key(instance_path: Path) -> str | None:
+    """The per-instance secret if it was already created (see :func:`ensure_secret_key`)."""
     path = instance_path / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    return path.read_text().strip() or None if path.exists() else None
+
+
+def ensure_secret_key(app: Flask) -> None:
+    """Create the per-instance secret on first need, never committed.
+
+    Called when the app serves (``warm_up``, and before the first request), never
+    when it is only built: ``sas-portal connectors`` or ``--help`` write nothing.
+    Several workers starting together agree on one key (created with a hard link,
+    which fails if another worker got there first).
+    """
+    if app.config.get("SECRET_KEY"):
+        return
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        draft = instance / f".secret_key.{os.getpid()}"
+        draft.write_text(secrets.token_hex(32))
+        draft.chmod(0o600)
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
+    app.config["SECRET_KEY"] = path.read_text().strip()
 
 
 def _as_list(value: Any) -> list[str]:
@@ -106,7 +131,7 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'sas-portal.sqlite3'}"
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(instance)
+        app.config["SECRET_KEY"] = _secret_key(instance)  # else created when serving
     app.config["DISABLED_CONNECTORS"] = _as_list(app.config["DISABLED_CONNECTORS"])
     app.permanent_session_lifetime = int(app.config["SESSION_ABSOLUTE_TIMEOUT_S"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -27,6 +28,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo)
         event.listen(engine, "connect", _on_sqlite_connect)
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            # the instance folder is created on the first connection, not when the app is built
+            folder = Path(database).parent
+            event.listen(engine, "do_connect", lambda *_: folder.mkdir(parents=True, exist_ok=True))
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
 

@@ -28,7 +28,9 @@ def test_config_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert app.config["DEFAULT_SPECIALTY"] == "SM54"  # test mapping over everything
     assert app.config["DISABLED_CONNECTORS"] == ["cpts", "sos_medecins"]
     assert app.config["DATABASE_URL"] == f"sqlite:///{instance.resolve() / 'sas-portal.sqlite3'}"
-    # a secret is generated in the instance folder, not in the repository
+    # the secret is generated in the instance folder when serving, not when built
+    assert not (instance / "secret_key").exists() and not app.config["SECRET_KEY"]
+    app.test_client().get("/healthz")
     assert (instance / "secret_key").read_text().strip() == app.config["SECRET_KEY"]
     assert "INSTANCE_PATH" not in app.config
 

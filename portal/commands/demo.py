@@ -46,7 +46,7 @@ def demo_command(
 ) -> None:
     """Lance le portail avec des données de démonstration (SQLite, sources locales)."""
     from portal.devtools import demo_identities
-    from portal.devtools.demo import start_sandboxes
+    from portal.devtools.demo import merged_connectors, start_sandboxes
     from portal.devtools.demo_directory import generate_demo_directory
     from portal.jobs import PortalScheduler
     from portal.slots import aggregation as slots
@@ -76,7 +76,10 @@ def demo_command(
         click.echo(line)
 
     sandboxes = start_sandboxes(session, base_port=sandbox_port)
-    app.config["CONNECTORS"] = sandboxes.connectors_config()
+    # demo sections for the in-repo connectors; a third-party connector's section is kept
+    app.config["CONNECTORS"] = merged_connectors(
+        app.config.get("CONNECTORS"), sandboxes.connectors_config()
+    )
     click.echo("Éditeurs simulés (FHIR sur la boucle locale) :")
     for source, server in sandboxes.servers.items():
         click.echo(f"  {source:<26} {server.url}")

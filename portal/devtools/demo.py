@@ -120,6 +120,17 @@ class DemoSandboxes:
             server.stop()
 
 
+def merged_connectors(
+    instance: Mapping[str, Any] | None, demo: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The instance's ``CONNECTORS`` with the demo's sections for the in-repo connectors.
+
+    A third-party connector's section (any name the demo does not simulate) is kept
+    as the instance configured it, so it keeps working in ``sas-portal demo``.
+    """
+    return {**dict(instance or {}), **demo}
+
+
 def _section(server: SandboxServer) -> Mapping[str, Any]:
     return {"base_url": server.url, "origin": DEMO_ORIGIN, "enabled": True, "timeout_s": 5.0}
 
