@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, get_args
 
 import pluggy
 import pytest
 
 import hookspecs
-from portal import ConnectorInfo, Slot, SlotQuery, SlotTarget, Unavailable, hookimpl
+from portal import (
+    Booking,
+    BookingRequest,
+    ConnectorError,
+    ConnectorInfo,
+    Slot,
+    SlotQuery,
+    SlotTarget,
+    Unavailable,
+    hookimpl,
+    lifecycle,
+)
+from portal.domain import Capability, source_detail, source_plugin
 from portal.errors import ConnectorTimeout
-from portal.plugins import call_each, connector_infos, make_plugin_manager, refusals
+from portal.plugins import call_each, call_owner, connector_infos, make_plugin_manager, refusals
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -198,14 +213,340 @@ def test_slot_json_has_exactly_the_design_fields() -> None:
     ]
 
 
-def test_hookspecs_are_documented() -> None:
-    for name in (
-        "connector_info",
-        "fetch_slots",
+# -- routing by source ------------------------------------------------------------------
+
+
+class Booker:
+    """A connector booking its own slots, recording every call it gets."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.booked: list[tuple[str, dict[str, Any]]] = []
+
+    @hookimpl
+    def connector_info(self) -> ConnectorInfo:
+        return ConnectorInfo(
+            name=self.name,
+            label=self.name,
+            kind="editor",
+            capabilities=frozenset({"booking_redirect"}),
+            requires_contract="1.1",
+        )
+
+    @hookimpl
+    def book_slot(self, slot, request, config):  # type: ignore[no-untyped-def]
+        self.booked.append((slot.source, dict(config)))
+        return Booking(
+            source=slot.source,
+            slot_id=slot.id,
+            status="redirect",
+            redirect_url=f"https://{self.name}.test/rdv/{slot.id}?origin={config['origin']}",
+        )
+
+
+def _slot(source: str) -> Slot:
+    return Slot(source=source, id="rdv-1", start=NOW, end=NOW + timedelta(minutes=15))
+
+
+def test_book_slot_reaches_only_the_owner_of_the_source() -> None:
+    alpha, beta = Booker("alpha"), Booker("beta")
+    pm = make_plugin_manager(load_entry_points=False, plugins={"alpha": alpha, "beta": beta})
+    configs = {"alpha": {"origin": "sas-a"}, "beta": {"origin": "sas-b"}}
+    outcome = call_owner(
+        pm,
         "book_slot",
-        "cancel_booking",
-        "provision_regulator",
-    ):
-        doc = getattr(hookspecs, name).__doc__ or ""
-        assert len(doc) > 80, name
+        "alpha:editeur-1",
+        configs=configs,
+        slot=_slot("alpha:editeur-1"),
+        request=BookingRequest("810000000001"),
+    )
+    assert outcome.ok and outcome.plugin == "alpha"
+    assert outcome.value.redirect_url == "https://alpha.test/rdv/rdv-1?origin=sas-a"
+    assert alpha.booked == [("alpha:editeur-1", {"origin": "sas-a"})]
+    assert beta.booked == []  # never asked, not even to answer None
+
+
+def test_book_slot_of_an_unknown_source_is_a_clear_error_and_calls_nobody() -> None:
+    alpha = Booker("alpha")
+    pm = make_plugin_manager(load_entry_points=False, plugins={"alpha": alpha})
+    outcome = call_owner(
+        pm, "book_slot", "gamma:x", slot=_slot("gamma:x"), request=BookingRequest("8100")
+    )
+    assert isinstance(outcome.error, ConnectorError)
+    assert "aucun connecteur chargé ne gère la source « gamma:x »" in str(outcome.error)
+    assert alpha.booked == []
+
+
+def test_a_routed_call_has_a_deadline(plugin_manager: pluggy.PluginManager) -> None:
+    release = threading.Event()
+
+    class Stuck:
+        @hookimpl
+        def cancel_booking(self, booking):  # type: ignore[no-untyped-def]
+            release.wait(30)
+            return True
+
+    plugin_manager.register(Stuck(), name="stuck")
+    started = time.monotonic()
+    try:
+        booking = Booking(source="stuck", slot_id="1", status="confirmed")
+        outcome = call_owner(
+            plugin_manager, "cancel_booking", "stuck", deadline=0.2, booking=booking
+        )
+    finally:
+        release.set()
+    assert outcome.timed_out and time.monotonic() - started < 1.5
+
+
+def test_the_source_syntax_is_parsed_in_one_place() -> None:
+    assert source_plugin("doctolib_like:editeur-a") == "doctolib_like"
+    assert source_plugin("cpts") == "cpts"
+    assert source_detail("doctolib_like:editeur-a:b") == "editeur-a:b"
+    assert source_detail("cpts") == ""
+    query = SlotQuery(
+        targets=(
+            SlotTarget("810001", source="doctolib_like:a"),
+            SlotTarget("810002", source="doctolib_likely"),
+        ),
+        start=NOW,
+        end=NOW + timedelta(days=1),
+    )
+    assert [t.national_id for t in query.for_source("doctolib_like")] == ["810001"]
+
+
+# -- refusals at load ---------------------------------------------------------------------
+
+
+def _claiming(name: str, capabilities: set[str], requires: str | None = None) -> object:
+    class Claims:
+        @hookimpl
+        def connector_info(self) -> ConnectorInfo:
+            return ConnectorInfo(
+                name=name,
+                label=name,
+                kind="editor",
+                capabilities=frozenset(capabilities),  # type: ignore[arg-type]
+                requires_contract=requires,
+            )
+
+        @hookimpl
+        def fetch_slots(self, query):  # type: ignore[no-untyped-def]
+            return None
+
+    return Claims()
+
+
+def test_a_capability_without_its_hook_is_refused_with_a_clear_message() -> None:
+    pm = make_plugin_manager(
+        load_entry_points=False,
+        plugins={
+            "direct": _claiming("direct", {"slots", "booking_direct"}),
+            "fine": _claiming("fine", {"slots"}),
+            "booker": Booker("booker"),
+        },
+    )
+    assert pm.get_plugin("direct") is None  # not registered: never called
+    assert pm.get_plugin("fine") is not None and pm.get_plugin("booker") is not None
+    assert refusals(pm) == {
+        "direct": "direct : déclare la capacité « booking_direct » sans implémenter book_slot"
+    }
+    assert {i.name for i in connector_infos(pm)} == {"fine", "booker"}
+
+
+@pytest.mark.parametrize(
+    ("required", "refused"),
+    [(None, False), ("1.0", False), ("1.1", False), ("1.2", True), ("2.0", True), ("0.9", True)],
+)
+def test_a_connector_requiring_another_contract_is_refused(
+    required: str | None, refused: bool
+) -> None:
+    assert hookspecs.CONTRACT_VERSION == "1.1"
+    pm = make_plugin_manager(
+        load_entry_points=False, plugins={"needy": _claiming("needy", {"slots"}, required)}
+    )
+    assert (pm.get_plugin("needy") is None) is refused
+    if refused:
+        assert refusals(pm)["needy"] == (
+            f"needy : écrit pour le contrat {required}, le portail fournit le contrat 1.1 "
+            "(mettez à jour le portail ou le connecteur)"
+        )
+
+
+def test_an_unreadable_contract_version_or_a_broken_connector_info_is_refused() -> None:
+    class Broken:
+        @hookimpl
+        def connector_info(self) -> ConnectorInfo:
+            raise RuntimeError("boum")
+
+    pm = make_plugin_manager(
+        load_entry_points=False,
+        plugins={"odd": _claiming("odd", {"slots"}, "un.deux"), "broken": Broken()},
+    )
+    assert pm.get_plugin("odd") is None and pm.get_plugin("broken") is None
+    assert "version de contrat requise illisible ('un.deux'" in refusals(pm)["odd"]
+    assert refusals(pm)["broken"] == "broken : connector_info a échoué (boum)"
+
+
+def test_the_in_repo_connectors_require_the_current_contract() -> None:
+    pm = make_plugin_manager()
+    for info in connector_infos(pm):
+        if info.name != "sas_agenda":
+            assert info.requires_contract == hookspecs.CONTRACT_VERSION, info.name
+
+
+# -- startup / shutdown -------------------------------------------------------------------
+
+
+class Lifecycle:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.started: list[dict[str, Any]] = []
+        self.stopped = 0
+
+    @hookimpl
+    def startup(self, config):  # type: ignore[no-untyped-def]
+        self.started.append(dict(config))
+        if self.fail:
+            raise RuntimeError("démarrage impossible")
+
+    @hookimpl
+    def shutdown(self) -> None:
+        self.stopped += 1
+        if self.fail:
+            raise RuntimeError("arrêt impossible")
+
+
+def test_startup_once_per_manager_and_shutdown_isolated(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    good, bad = Lifecycle(), Lifecycle(fail=True)
+    pm = make_plugin_manager(load_entry_points=False, plugins={"good": good, "bad": bad})
+    configs = {"good": {"base_url": "https://g.test"}}
+    assert lifecycle.start(pm, configs) is True
+    assert lifecycle.start(pm, configs) is False  # a second app on the same manager
+    assert good.started == [{"base_url": "https://g.test"}] and bad.started == [{}]
+    assert "bad : échec au démarrage : démarrage impossible" in caplog.text
+    lifecycle.stop(pm)
+    assert good.stopped == 1 and bad.stopped == 1  # the failing one blocked nobody
+    assert "bad : échec à l'arrêt : arrêt impossible" in caplog.text
+
+
+def test_the_app_starts_its_connectors_when_built(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal import create_app
+
+    probe = Lifecycle()
+    pm = make_plugin_manager(load_entry_points=False, plugins={"probe": probe})
+    monkeypatch.setenv("SAS_PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+    config = {"DATABASE_URL": database_url, "CONNECTORS": {"probe": {"x": 1}}}
+    create_app(config, plugin_manager=pm)
+    create_app(config, plugin_manager=pm)  # the scheduler and the CLI build one too
+    assert probe.started == [{"x": 1}]
+    lifecycle.stop(pm)
+    assert probe.stopped == 1
+
+
+# -- check_config, refusals: shown by `sas-portal connectors` and /healthz ----------------
+
+
+def test_load_problems_are_shown_by_the_connectors_command_and_healthz(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal import create_app
+
+    class Picky:
+        @hookimpl
+        def connector_info(self) -> ConnectorInfo:
+            return ConnectorInfo(name="picky", label="Exigeant", kind="editor")
+
+        @hookimpl
+        def fetch_slots(self, query):  # type: ignore[no-untyped-def]
+            return None
+
+        @hookimpl
+        def check_config(self, config):  # type: ignore[no-untyped-def]
+            return [] if config.get("token") else ["picky : jeton « token » manquant"]
+
+    pm = make_plugin_manager(
+        load_entry_points=False,
+        plugins={"picky": Picky(), "direct": _claiming("direct", {"booking_direct"})},
+    )
+    monkeypatch.setenv("SAS_PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({"DATABASE_URL": database_url, "CONNECTORS": {"picky": {}}}, plugin_manager=pm)
+    body = app.test_client().get("/healthz").get_json()
+    assert body["connectors"] == ["picky"]
+    assert body["connector_problems"] == {
+        "direct": ["direct : déclare la capacité « booking_direct » sans implémenter book_slot"],
+        "picky": ["picky : jeton « token » manquant"],
+    }
+    result = app.test_cli_runner().invoke(args=["connectors"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1:] == [
+        "Problèmes au chargement :",
+        "  ! direct : déclare la capacité « booking_direct » sans implémenter book_slot",
+        "  ! picky : jeton « token » manquant",
+    ]
+    lifecycle.stop(pm)
+
+
+def test_the_in_repo_connectors_check_their_sections_at_start(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal import create_app
+
+    monkeypatch.setenv("SAS_PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+    missing = tmp_path / "absent.pem"
+    connectors = {
+        "cpts": {"base_url": "ftp://cpts.test"},
+        "sos_medecins": {"base_url": "https://sos.test", "enabled": False},
+        "doctolib_like": {
+            "editors": {
+                "a": {"base_url": "https://a.test", "client_cert": str(missing)},
+                "b": {"base_url": "https://b.test"},
+            }
+        },
+    }
+    app = create_app({"DATABASE_URL": database_url, "CONNECTORS": connectors})
+    problems = app.test_client().get("/healthz").get_json()["connector_problems"]
+    assert problems == {
+        "cpts": ["cpts : base_url invalide (ftp://cpts.test), http(s)://… attendu"],
+        "doctolib_like": [
+            f"doctolib_like:a : fichier client_cert introuvable (certificat client) : {missing}"
+        ],
+    }
+    output = app.test_cli_runner().invoke(args=["connectors"]).output
+    assert "  ! cpts : base_url invalide (ftp://cpts.test), http(s)://… attendu" in output
+
+
+# -- the contract's documentation --------------------------------------------------------
+
+
+def _hookspecs() -> list[Any]:
+    return [
+        function
+        for _, function in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(function, f"{hookspecs.PROJECT_NAME}_spec")
+    ]
+
+
+def test_every_hookspec_is_documented_in_pytest_style() -> None:
+    specs = _hookspecs()
+    names = {f.__name__ for f in specs}
+    assert {"connector_info", "fetch_slots", "book_slot", "startup", "check_config"} <= names
+    for function in specs:
+        doc = inspect.getdoc(function) or ""
+        name = function.__name__
+        assert "Called" in doc, f"{name}: say when it is called"
+        for parameter in inspect.signature(function).parameters:
+            assert f":param {parameter}:" in doc, f"{name}: document :param {parameter}:"
+        assert ":return:" in doc, f"{name}: say what it returns (and what None means)"
+        if function.sas_portal_spec.get("firstresult"):  # type: ignore[attr-defined]
+            assert "firstresult" in doc, f"{name}: say that the first answer wins"
     assert hookspecs.book_slot.sas_portal_spec["firstresult"] is True  # type: ignore[attr-defined]
+
+
+def test_every_capability_names_a_hookspec() -> None:
+    names = {f.__name__ for f in _hookspecs()}
+    assert set(hookspecs.CAPABILITY_HOOKS) == set(get_args(Capability))
+    assert set(hookspecs.CAPABILITY_HOOKS.values()) <= names
