@@ -56,6 +56,8 @@ ACTION_LABELS: Final = {
     "orientation": "Orientation",
     "audit_export": "Export du journal d'audit",
     "connector_kill_switch": "Coupure d'une source",
+    "connector_binding_set": "Rattachement à une source",
+    "connector_binding_removed": "Suppression d'un rattachement à une source",
     "role_granted": "Rôle attribué",
     "role_revoked": "Rôle retiré",
     "account_created": "Compte créé",

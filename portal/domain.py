@@ -51,7 +51,16 @@ def _require_aware(name: str, value: datetime) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ConnectorInfo:
-    """What a connector says about itself (hook ``connector_info``)."""
+    """What a connector says about itself (hook ``connector_info``).
+
+    ``name`` is the connector's key in ``CONNECTORS``, its entry-point name and the
+    prefix of ``Slot.source``; ``label`` is what administrators read; ``kind`` is
+    ``editor``, ``structure`` or ``agenda``; ``capabilities`` must match the hooks
+    implemented (checked at load). ``refresh_interval_s``: how often, in seconds, the
+    scheduler refreshes each source of this connector for all its bound targets
+    (one job per source; searches also refresh visible cards live, and a target
+    fetched less than ``SLOT_MIN_AGE_S`` ago is read from the cache).
+    """
 
     name: str
     label: str
@@ -116,7 +125,24 @@ class SlotQuery:
 
 @dataclass(frozen=True, slots=True)
 class Slot:
-    """The normalised slot every source ends up as (see DESIGN.md)."""
+    """The normalised slot every source ends up as (``docs/architecture.md``, "A slot").
+
+    ``source`` is the target's source (``name`` or ``name:sub-source``); ``id`` is
+    unique within it; ``practitioner`` / ``structure`` is the target's prefixed
+    national id; ``start`` / ``end`` are timezone-aware.
+
+    ``visibility`` says who may be shown the slot (national TRE_R314 codes):
+    ``public`` — anyone, the editor's public booking site included; ``pro`` —
+    health professionals (e.g. a GP booking for a patient); ``sas`` — the SAS
+    regulators of this portal (national code ``SNP``); ``cpts`` — the members of
+    the practitioner's CPTS. Regulators see all four kinds by default (the
+    search's "slot kinds" filter narrows them), except the ``public`` / ``pro``
+    slots of a practitioner who refuses that display.
+
+    ``bookable``: ``True`` when the slot is an appointment to book
+    (``appointmentType`` ROUTINE); ``False`` for a walk-in period (WALKIN): shown
+    as "sans rendez-vous" for orientation, never booked (``book_slot`` refuses it).
+    """
 
     source: str
     id: str

@@ -61,3 +61,15 @@ def test_demo_keeps_a_third_party_connector_section() -> None:
         "cpts": {"base_url": "http://127.0.0.1:2"},
     }
     assert merged_connectors(None, demo) == demo
+
+
+def test_the_package_ships_py_typed() -> None:
+    """PEP 561: connectors type-checked against the installed portal see its hints."""
+    import tomllib
+
+    import portal
+
+    root = Path(portal.__file__).parent
+    assert (root / "py.typed").is_file()
+    pyproject = tomllib.loads((root.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["portal"]

@@ -1,4 +1,4 @@
-"""The order of the results, exactly as DESIGN.md states it.
+"""The order of the results, exactly as ``docs/search-contract.md`` states it.
 
 Groups: 0 the médecin traitant (pinned), 1 with slots and SAS participation,
 2 with slots, 3 SAS participation without slots, 4 the rest. Within a group:
