@@ -86,6 +86,7 @@ ENDPOINTS: Final[dict[str, str]] = {
     "search.page": "search",
     "search.communes": "search",
     "search.slots": "search",
+    "booking.reserve": "search",  # the slot's owner answers (an editor: its booking page)
     "participation.page": "manage_participation",
     "participation.update": "manage_participation",
     "structures.index": "manage_structures",

@@ -38,6 +38,7 @@ ALLOWED_STATUS: dict[str, set[int]] = {
     "bindings.index": {404},  # the sample source is unknown
     "bindings.add": {404},
     "bindings.remove": {404},
+    "booking.reserve": {410},  # the sample slot is not (or no longer) cached
     "accounts.grant": {303},
     "accounts.revoke": {303},
     "accounts.deactivate": {303},
@@ -103,6 +104,7 @@ def samples(app: Flask) -> dict[str, Any]:
                 "source": "inconnue",
                 "token": "jeton-inconnu",
                 "filename": "css/portal.css",
+                "slot_id": "absent",
             },
             "forms": {
                 "accounts.grant": {"role": "regulateur", "territory": "SAS-47"},

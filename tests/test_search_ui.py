@@ -209,8 +209,8 @@ def test_cpts_members_are_collapsed_under_their_cpts_card(app) -> None:  # type:
     details = html[html.index("<details") : html.index("</details>")]
     assert "<summary>1 membre de la CPTS</summary>" in details
     assert "Dr Membre Un" in details and 'class="result-card member"' in details
-    # the slot is a link to the editor, in a new tab
-    assert 'href="https://editeur.example/rdv/1" target="_blank" rel="noopener"' in details
+    # the slot is a link to its booking (its owner answers: the editor's page), in a new tab
+    assert 'href="/creneaux/ed:a/s1/reserver" target="_blank" rel="noopener"' in details
     assert (
         "Voir le créneau chez l&#39;éditeur" in details
         or "Voir le créneau chez l'éditeur" in details
@@ -309,13 +309,13 @@ def test_live_endpoint_answers_out_of_band_calendars(  # type: ignore[no-untyped
     ) in body
     assert f'id="calendrier-{ids[1]}"' in body  # no agenda: still answered
     assert "899999999999" not in body  # unknown ids are ignored
-    assert 'href="https://fake.example/rdv"' in body and "à l&#39;instant" in body
+    assert f'href="/creneaux/fake/{ids[0]}-1/reserver"' in body and "à l&#39;instant" in body
     assert 'id="actualisation-statut"' in body and "Créneaux actualisés" in body
     # a modality filter applies to the refreshed calendars too
     filtered = regulator_client.get(
         f"/recherche/creneaux?ids={ids[0]}&modalite=teleconsultation"
     ).get_data(as_text=True)
-    assert "fake.example/rdv" not in filtered
+    assert "/creneaux/fake/" not in filtered
 
 
 class PublicEditor:
@@ -350,8 +350,8 @@ def test_live_refresh_hides_the_kinds_a_practitioner_refuses_to_display(  # type
         national_id = p.national_id
     register_plugin(PublicEditor(), "fake")
     body = regulator_client.get(f"/recherche/creneaux?ids={national_id}").get_data(as_text=True)
-    assert 'href="https://fake.example/sas"' in body  # as on the first paint
-    assert "fake.example/public" not in body
+    assert f'href="/creneaux/fake/{national_id}-sas/reserver"' in body  # as on the first paint
+    assert f"/creneaux/fake/{national_id}-public/" not in body
 
 
 def test_live_endpoint_is_protected(app) -> None:  # type: ignore[no-untyped-def]

@@ -39,6 +39,7 @@ class SlotView:
     bookable: bool
     booking_url: str | None
     source: str
+    id: str = ""  # the slot's id at its source (the booking link: /creneaux/<source>/<id>)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ def three_days(
                     bookable=slot.bookable,
                     booking_url=slot.booking_url,
                     source=slot.source,
+                    id=slot.id,
                 )
             )
     views = tuple(

@@ -24,3 +24,6 @@ def register_blueprints(app: Flask) -> None:
     from portal.views import bindings
 
     app.register_blueprint(bindings.bp)
+    from portal.views import booking
+
+    app.register_blueprint(booking.bp)

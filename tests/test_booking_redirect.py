@@ -1,0 +1,126 @@
+"""Booking a slot from a result card: ``/creneaux/<source>/<slot>/reserver`` asks the
+slot's owner only (``book_slot`` routed by source) and opens its booking page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from portal import db
+from portal.domain import Slot
+from portal.models import AuditEvent, CachedSlot
+from tests.conftest import dispose_engine, make_test_app
+from tests.factories import add_user, client_for
+
+EDITOR = "doctolib_like:editeur-a"
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The installed connectors, the editor configured with its booking ``origin``."""
+    connectors = {
+        "doctolib_like": {
+            "editors": {"editeur-a": {"base_url": "https://editeur-a.test", "origin": "sas-47"}}
+        }
+    }
+    app = make_test_app(database_url, tmp_path / "instance", CONNECTORS=connectors)
+    yield app
+    dispose_engine(app)
+
+
+@pytest.fixture
+def regulator(app: Flask) -> FlaskClient:
+    with app.app_context():
+        session = db.session()
+        user = add_user(session, "regulateur", national_id="810000000009")
+        session.commit()
+        return client_for(app, user)
+
+
+def cache(app: Flask, source: str, slot_id: str, **fields: object) -> None:
+    start = datetime.now(UTC) + timedelta(hours=2)
+    values: dict[str, object] = {
+        "source": source,
+        "id": slot_id,
+        "practitioner": "810001234567",
+        "start": start,
+        "end": start + timedelta(minutes=15),
+        "booking_url": f"https://editeur-a.test/rdv/{slot_id}?motif=1",
+        **fields,
+    }
+    slot = Slot(**values)  # type: ignore[arg-type]
+    with app.app_context():
+        session = db.session()
+        session.add(
+            CachedSlot(
+                source=source,
+                upstream_id=slot.id,
+                practitioner=slot.practitioner,
+                start=slot.start,
+                end=slot.end,
+                data=slot.as_json(),
+            )
+        )
+        session.commit()
+
+
+def test_a_slot_opens_its_editor_booking_page_with_the_origin(
+    app: Flask, regulator: FlaskClient
+) -> None:
+    cache(app, EDITOR, "rdv/42")
+    response = regulator.get(f"/creneaux/{EDITOR}/rdv/42/reserver")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "https://editeur-a.test/rdv/rdv/42?motif=1&origin=sas-47"
+    with app.app_context():
+        event = (
+            db.session()
+            .scalars(select(AuditEvent).where(AuditEvent.action == "creneau.reservation"))
+            .one()
+        )
+    assert event.target == f"{EDITOR}/rdv/42"
+    assert event.details["status"] == "redirect"
+    assert event.details["practitioner"] == "810001234567"
+
+
+def test_a_slot_of_a_source_nobody_owns_is_refused_clearly(
+    app: Flask, regulator: FlaskClient
+) -> None:
+    cache(app, "inconnu:x", "s1")
+    response = regulator.get("/creneaux/inconnu:x/s1/reserver")
+    assert response.status_code == 502
+    page = response.get_data(as_text=True)
+    assert "Réservation impossible" in page
+    assert "aucun connecteur chargé ne gère la source « inconnu:x »" in page
+    with app.app_context():
+        assert db.session().scalars(select(AuditEvent.action)).all() == []
+
+
+def test_a_slot_gone_from_the_cache_says_so(regulator: FlaskClient) -> None:
+    response = regulator.get(f"/creneaux/{EDITOR}/absent/reserver")
+    assert response.status_code == 410
+    assert "Ce créneau n&#39;est plus proposé" in response.get_data(as_text=True)
+
+
+def test_the_owner_refusal_is_shown(app: Flask, regulator: FlaskClient) -> None:
+    cache(app, EDITOR, "libre", bookable=False)
+    response = regulator.get(f"/creneaux/{EDITOR}/libre/reserver")
+    assert response.status_code == 502
+    assert "sans rendez-vous (accueil libre)" in response.get_data(as_text=True)
+
+
+def test_booking_needs_a_regulator(app: Flask) -> None:
+    cache(app, EDITOR, "rdv-1")
+    anonymous = app.test_client().get(f"/creneaux/{EDITOR}/rdv-1/reserver")
+    assert anonymous.status_code == 302 and "/connexion" in anonymous.headers["Location"]
+    with app.app_context():
+        session = db.session()
+        manager = add_user(session, "gestionnaire_structure")
+        session.commit()
+        forbidden = client_for(app, manager).get(f"/creneaux/{EDITOR}/rdv-1/reserver")
+    assert forbidden.status_code == 403
