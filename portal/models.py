@@ -456,9 +456,10 @@ class SlotFlight(Base):
 
     A refresh claims the (source, national id) targets it is about to fetch by moving
     ``busy_until`` forward (a conditional upsert: only expired, stale targets are
-    claimed); other callers then wait for it or use the cache. ``fetched_at`` is the last
-    successful fetch, for the freshness threshold (``SLOT_MIN_AGE_S``). A crashed holder's
-    claim expires by itself.
+    claimed); other callers then wait for it or use the cache. ``settled_at`` is when the
+    last fetch ended, answered or failed, for the freshness threshold (``SLOT_MIN_AGE_S``:
+    page views do not retry a failing editor more often either). A crashed holder's claim
+    expires by itself.
     """
 
     __tablename__ = "slot_flights"
@@ -467,7 +468,7 @@ class SlotFlight(Base):
     national_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     holder: Mapped[str] = mapped_column(String(64))
     busy_until: Mapped[datetime] = mapped_column(UTCDateTime)
-    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Lease(Base):

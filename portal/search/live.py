@@ -6,6 +6,13 @@ ask for ONE fragment (``GET /recherche/creneaux?ids=…``) whose view calls
 targets bound to those ids, every source under its own deadline, then one
 read of the cache. A source that fails or times out keeps its last-known
 slots, which the card marks as possibly stale.
+
+The request waits for the editors ``LIVE_REFRESH_BUDGET_S`` at most
+(``slots.background.refresh_within``): a source still being asked is reported
+``pending``, its answer lands in the cache in the background, and the fragment
+asks once more. Targets fetched less than ``SLOT_MIN_AGE_S`` ago are not asked
+again (``slots.flight``): upstream load follows the practitioners, not the page
+views.
 """
 
 from __future__ import annotations
@@ -20,32 +27,30 @@ from sqlalchemy.orm import Session
 
 from portal.models import PlaceOfPractice, Practitioner, Structure
 from portal.search.candidates import refused_kinds
+from portal.search.cards import CardSlots, slot_view
 from portal.search.filters import SlotFilter
-from portal.search.service import CardSlots
 from portal.slots import aggregation as slots
+from portal.slots import background, calendar
 from portal.slots import cache as slot_cache
-from portal.slots import calendar
 from portal.slots.aggregation import SourceStatus
+from portal.slots.states import state_label
 
-__all__ = ["MAX_IDS", "SlotFilter", "refresh_cards", "source_problem"]
+__all__ = ["MAX_IDS", "SlotFilter", "pending_sources", "refresh_cards", "source_problem"]
 
 #: A results page never shows more cards than this: more ids are ignored.
 MAX_IDS = 100
-
-#: French words for a source that did not answer in time or in full.
-PROBLEMS = {
-    "failed": "en échec",
-    "timeout": "délai dépassé",
-    "partial": "réponse partielle",
-    "open": "suspendue après plusieurs échecs",
-    "killed": "coupée",
-    "absent": "connecteur non chargé",
-}
+#: How long a page's live refresh waits for the editors (``LIVE_REFRESH_BUDGET_S``).
+DEFAULT_BUDGET_S = 2.0
 
 
 def source_problem(status: SourceStatus) -> str | None:
     """``"délai dépassé"``, ``"en échec"``… for a source that did not answer fresh."""
-    return None if status.ok else PROBLEMS.get(status.state, status.state)
+    return None if status.ok else state_label(status.state)
+
+
+def pending_sources(statuses: Mapping[str, SourceStatus]) -> list[str]:
+    """The sources still being asked when the page's budget ran out (sorted)."""
+    return sorted(source for source, status in statuses.items() if status.state == "pending")
 
 
 def _rows(
@@ -106,7 +111,8 @@ def refresh_cards(
     """Refresh the slots of the cards ``national_ids`` live, then read them from the cache.
 
     One aggregation for all of them (``slots.refresh`` batches per source and
-    calls the sources concurrently, each under its deadline). Returns the card
+    calls the sources concurrently, each under its deadline), waited for within the
+    ``LIVE_REFRESH_BUDGET_S`` budget. Returns the card
     slots per national id (every known id, even without slots) and the status
     of every source asked.
     """
@@ -119,9 +125,10 @@ def refresh_cards(
     )
     tz = str(config.get("TIMEZONE") or calendar.DEFAULT_TIMEZONE)
     start, end = slots.window(now, tz=tz)
-    report = slots.refresh(
-        session, pm, targets, start, end, slots.settings_from_config(config), now=now
-    )
+    report = background.refresh_within(
+        session, pm, targets, start, end, slots.settings_from_config(config),
+        budget_s=float(config.get("LIVE_REFRESH_BUDGET_S", DEFAULT_BUDGET_S)), now=now,
+    )  # fmt: skip
     shown_now = now or datetime.now(UTC)
     cached = slot_cache.cached_slots(session, ids, start, end)
     known = set(practitioners.values()) | set(structures.values())
@@ -131,14 +138,8 @@ def refresh_cards(
         found = cached.get(national_id)
         if found is None or national_id not in known:
             continue
-        hidden = refused.get(national_id, frozenset())
-        kept = [s for s in found.slots if shown.keep(s, hidden)]
-        cards[national_id] = CardSlots(
-            calendar=calendar.three_days(
-                kept, department=departments.get(national_id), now=shown_now
-            ),
-            age=calendar.age_label(found.fetched_at, shown_now),
-            failing=found.failing,
-            sources=found.sources,
-        )
+        cards[national_id] = slot_view(  # the same builder as the first paint
+            found, shown, refused.get(national_id, frozenset()),
+            department=departments.get(national_id), now=shown_now,
+        )  # fmt: skip
     return cards, report.statuses

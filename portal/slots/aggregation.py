@@ -9,6 +9,11 @@ a failing source keeps its last-known slots, reported as stale with their age.
 A circuit breaker skips a source after repeated failures, and a kill switch
 (configuration ``KILLED_SOURCES`` or the administration page) stops calling it
 and hides its slots.
+
+Overlapping refreshes are harmless: the cache writes are upserts
+(``portal.slots.cache``), and each target is fetched by one refresh at a time
+(``portal.slots.flight``); a target fetched within ``min_age_s`` is read from the
+cache. Live page refreshes run under a budget in ``portal.slots.background``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pluggy
@@ -40,18 +45,20 @@ from portal.models import (
     ConnectorRun,
     ConnectorState,
     Practitioner,
+    SlotFetch,
     Structure,
 )
 from portal.plugins import Call, Outcome
 from portal.slots import bulk as bulk_fetch
 from portal.slots import cache as slot_cache
+from portal.slots import flight
+from portal.slots.states import SourceState  # the states and their labels, one table
 
 #: The search window (``portal.domain.slot_window``), under its historical name here.
 window = slot_window
 
 log = logging.getLogger(__name__)
 
-SourceState = Literal["fresh", "partial", "failed", "timeout", "open", "killed", "absent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +71,12 @@ class Settings:
     killed: frozenset[str] = frozenset()
     breaker_threshold: int = 3
     breaker_cooldown_s: float = 60.0
+    #: targets fetched successfully less than this ago are read from the cache
+    min_age_s: float = 0.0
 
 
 def settings_from_config(config: Mapping[str, Any]) -> Settings:
+    """The aggregation settings of an app configuration (``SLOT_MIN_AGE_S`` included)."""
     return Settings(
         configs=config.get("CONNECTORS", {}),
         deadline_s=float(config.get("CONNECTOR_DEADLINE_S", 7.0)),
@@ -74,6 +84,7 @@ def settings_from_config(config: Mapping[str, Any]) -> Settings:
         killed=frozenset(config.get("KILLED_SOURCES", ())),
         breaker_threshold=int(config.get("BREAKER_THRESHOLD", 3)),
         breaker_cooldown_s=float(config.get("BREAKER_COOLDOWN_S", 60.0)),
+        min_age_s=float(config.get("SLOT_MIN_AGE_S", 60.0)),
     )
 
 
@@ -157,8 +168,10 @@ def batches(
 def _state(session: Session, source: str) -> ConnectorState:
     state = session.get(ConnectorState, source)
     if state is None:
-        state = ConnectorState(source=source, killed=False, consecutive_failures=0)
-        session.add(state)
+        # two first refreshes of a source may race: insert it if still missing
+        statement = slot_cache.upsert(session, ConnectorState).on_conflict_do_nothing()
+        session.execute(statement.values(source=source, killed=False, consecutive_failures=0))
+        state = session.get_one(ConnectorState, source)
     return state
 
 
@@ -188,10 +201,22 @@ def refresh(
     settings: Settings,
     *,
     now: datetime | None = None,
+    min_age_s: float | None = None,
+    wait_for_others: bool = True,
+    on_status: Callable[[SourceStatus], None] | None = None,
 ) -> RefreshReport:
-    """Fetch the slots of ``targets`` from their sources, update the cache, report per source."""
+    """Fetch the slots of ``targets`` from their sources, update the cache, report per source.
+
+    Only the targets this refresh claims (``flight.claim``) are fetched: those fetched
+    (or failed) less than ``min_age_s`` ago (default ``settings.min_age_s``) are read
+    from the cache, and those another refresh is fetching are waited for under the
+    source's deadline — unless ``wait_for_others`` is false (a web request: it reads the
+    cache and asks again later) — and reported ``pending`` if still not in.
+    ``on_status`` is called with each source's status as soon as it is committed.
+    """
     began = time.perf_counter()
     now = now or datetime.now(UTC)
+    min_age = settings.min_age_s if min_age_s is None else min_age_s
     by_source: dict[str, list[SlotTarget]] = defaultdict(list)
     for target in targets:
         by_source[target.source].append(target)
@@ -200,40 +225,122 @@ def refresh(
     loaded |= source_level
 
     report = RefreshReport()
+    holder = flight.new_holder()
+    claims: dict[str, flight.Claim] = {}
+    deadlines: dict[str, float] = {}
+    own: dict[str, SourceStatus] = {}  # the status of what this refresh fetched itself
     calls: dict[tuple[str, int], Call] = {}
-    for source, source_targets in by_source.items():
-        skipped = _skip_reason(_state(session, source), source, settings, loaded, now)
-        if skipped is not None:
-            skipped.ids_asked = len(source_targets)
-            report.statuses[source] = skipped
-            continue
-        deadline = settings.deadlines.get(source, settings.deadline_s)
-        if plugin_of(source) in source_level:
-            calls[(source, bulk_fetch.SOURCE_LEVEL)] = bulk_fetch.source_call(
-                plugin_of(source), source, source_targets, start, end, deadline
-            )
-            continue
-        for i, batch in enumerate(batches(source_targets)):
-            query = SlotQuery(targets=batch, start=start, end=end)
-            calls[(source, i)] = Call(plugin_of(source), {"query": query}, deadline)
+    try:
+        for source, source_targets in by_source.items():
+            skipped = _skip_reason(_state(session, source), source, settings, loaded, now)
+            if skipped is not None:
+                skipped.ids_asked = len(source_targets)
+                report.statuses[source] = skipped
+                continue
+            deadlines[source] = settings.deadlines.get(source, settings.deadline_s)
+            claim = claims[source] = flight.claim(
+                session, source, [t.national_id for t in source_targets], holder=holder,
+                now=now, hold_s=deadlines[source] + flight.MARGIN_S, min_age_s=min_age,
+            )  # fmt: skip
+            session.commit()  # seen by every other worker from here on; one source's lock
+            mine = set(claim.mine)
+            claimed = [t for t in source_targets if t.national_id in mine]
+            if plugin_of(source) in source_level and claimed:
+                calls[(source, bulk_fetch.SOURCE_LEVEL)] = bulk_fetch.source_call(
+                    plugin_of(source), source, claimed, start, end, deadlines[source]
+                )
+                continue
+            for i, batch in enumerate(batches(claimed)):
+                query = SlotQuery(targets=batch, start=start, end=end)
+                calls[(source, i)] = Call(plugin_of(source), {"query": query}, deadlines[source])
+        session.commit()
+        for status in report.statuses.values():
+            _tell(on_status, status)
 
-    # Each source is stored (and committed) as soon as all its batches are in, while
-    # slower sources are still being waited for: the cache writes overlap the waits.
-    waiting = Counter(source for source, _ in calls)
-    answered: dict[str, list[tuple[tuple[SlotTarget, ...], Outcome]]] = defaultdict(list)
-    for (source, i), outcome in bulk_fetch.iter_calls(pm, calls, configs=settings.configs):
-        targets_asked = bulk_fetch.targets_of(calls[(source, i)])
-        answered[source] += bulk_fetch.expand(  # a partial answer: its failed targets apart
-            targets_asked, outcome, source_level=i == bulk_fetch.SOURCE_LEVEL
-        )
-        waiting[source] -= 1
-        if waiting[source] == 0:
-            results = answered.pop(source)
-            report.statuses[source] = _record(session, source, results, start, end, settings, now)
-            session.commit()
+        # Each source is stored (and committed) as soon as all its batches are in, while
+        # slower sources are still being waited for: the cache writes overlap the waits.
+        waiting = Counter(source for source, _ in calls)
+        answered: dict[str, list[tuple[tuple[SlotTarget, ...], Outcome]]] = defaultdict(list)
+        for (source, i), outcome in bulk_fetch.iter_calls(pm, calls, configs=settings.configs):
+            targets_asked = bulk_fetch.targets_of(calls[(source, i)])
+            answered[source] += bulk_fetch.expand(  # a partial answer: its failed targets apart
+                targets_asked, outcome, source_level=i == bulk_fetch.SOURCE_LEVEL
+            )
+            waiting[source] -= 1
+            if waiting[source] == 0:
+                results = answered.pop(source)
+                status = _record(session, source, results, start, end, settings, now, holder)
+                session.commit()
+                flight.landed(session, source, list(claims[source].mine))
+                own[source] = status
+                if not claims[source].busy:
+                    report.statuses[source] = _settled(session, source, claims[source], status)
+                    _tell(on_status, report.statuses[source])
+        for source, claim in claims.items():
+            if source in report.statuses:
+                continue
+            left = deadlines[source] - (time.perf_counter() - began) if wait_for_others else 0
+            status = _settled(session, source, claim, own.get(source))
+            report.statuses[source] = _joined(session, source, claim, status, now, left)
+            _tell(on_status, report.statuses[source])
+    finally:
+        for source, claim in claims.items():
+            flight.landed(session, source, list(claim.mine))
     session.commit()
     report.duration_ms = round((time.perf_counter() - began) * 1000)
     return report
+
+
+def _tell(on_status: Callable[[SourceStatus], None] | None, status: SourceStatus) -> None:
+    if on_status is not None:
+        on_status(status)
+
+
+def _settled(
+    session: Session, source: str, claim: flight.Claim, own: SourceStatus | None
+) -> SourceStatus:
+    """``own`` (fresh when nothing was fetched), unless targets not asked again because
+    of the threshold failed on their last attempt: the source is then reported failing."""
+    status = own or SourceStatus(source, "fresh")
+    if not claim.fresh:
+        return status
+    failing = list(
+        session.scalars(
+            select(SlotFetch.status).where(
+                SlotFetch.source == source,
+                SlotFetch.national_id.in_(claim.fresh),
+                SlotFetch.status != "fresh",
+            )
+        )
+    )
+    session.commit()
+    if not failing or not status.ok:
+        return status
+    if len(failing) < len(claim.mine) + len(claim.fresh) + len(claim.busy):
+        status.state = "partial"
+    else:
+        status.state = "timeout" if "timeout" in failing else "failed"
+    status.error = "dernier essai en échec ; pas de nouvel essai avant le seuil de fraîcheur"
+    return status
+
+
+def _joined(
+    session: Session,
+    source: str,
+    claim: flight.Claim,
+    status: SourceStatus,
+    now: datetime,
+    timeout_s: float,
+) -> SourceStatus:
+    """The status of a source whose targets were (partly) fetched by other refreshes:
+    wait for them up to ``timeout_s``; ``pending`` if they are not in yet."""
+    if not claim.busy:
+        return status
+    still = flight.wait(session, source, claim, now=now, timeout_s=timeout_s)
+    if still and status.ok:
+        status.state = "pending"
+        status.error = f"{len(still)} cible(s) en cours d'interrogation par une autre recherche"
+    return status
 
 
 def _record(
@@ -244,8 +351,9 @@ def _record(
     end: datetime,
     settings: Settings,
     now: datetime,
+    holder: str,
 ) -> SourceStatus:
-    """Store one source's answers: cache, fetch times, run, breaker."""
+    """Store one source's answers: cache, fetch times, claims released, run, breaker."""
     status = SourceStatus(source, "fresh")
     errors: list[str] = []
     timed_out = False
@@ -259,10 +367,12 @@ def _record(
                 session, source, ids, slots, start, end, now
             )
             slot_cache.mark_fetched(session, source, ids, now, "fresh")
+            flight.release(session, source, ids, holder=holder, now=now)
         else:
             timed_out = timed_out or isinstance(outcome.error, ConnectorTimeout)
             errors.append(_describe(outcome.error))
             slot_cache.mark_fetched(session, source, ids, now, "timeout" if timed_out else "failed")
+            flight.release(session, source, ids, holder=holder, now=now)
     state = _state(session, source)
     if errors:
         status.error = "; ".join(dict.fromkeys(errors))
@@ -333,7 +443,8 @@ def refresh_all(
     total = RefreshReport()
     for r in range(rounds):
         batch = [t for items in by_source.values() for t in items[r * chunk : (r + 1) * chunk]]
-        report = refresh(session, pm, batch, start, end, settings)
+        # a full refresh is asked for (scheduler round, CLI, administrator): no threshold
+        report = refresh(session, pm, batch, start, end, settings, min_age_s=0.0)
         for source, status in report.statuses.items():
             _merge(total.statuses, status)
             if progress is not None:

@@ -5,6 +5,9 @@ web worker (a ``gthread`` thread) for the editor's whole deadline. The refresh r
 in a daemon thread with its own session; the caller gets the status of every source
 that answered within ``budget_s`` and ``pending`` for the others, whose answers still
 land in the cache before their deadline — the page asks once more to pick them up.
+Targets another refresh is already fetching are not waited for at all (the cache is
+read, the source reported ``pending``): only the refresh that calls a stalled editor
+spends its budget on it.
 
 May import what ``portal.slots`` may import.
 """
@@ -59,7 +62,10 @@ def refresh_within(
     def work() -> None:
         try:
             with Session(bind, expire_on_commit=False) as own:
-                refresh(own, pm, targets, start, end, settings, now=now, on_status=done.put)
+                refresh(
+                    own, pm, targets, start, end, settings, now=now,
+                    wait_for_others=False, on_status=done.put,
+                )  # fmt: skip
         except Exception:  # reported as pending to the page, logged in full here
             log.exception("background slot refresh failed")
         finally:

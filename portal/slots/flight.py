@@ -2,7 +2,7 @@
 
 Before calling a source, a refresh *claims* the targets it is about to fetch in the
 ``slot_flights`` table with one conditional upsert: a target is claimed only when no
-other refresh holds it (``busy_until`` passed) and it was not fetched successfully
+other refresh holds it (``busy_until`` passed) and its last fetch did not end
 within the freshness threshold (``SLOT_MIN_AGE_S``). Every web worker and the scheduler
 see the same rows, so overlapping refreshes (two regulators on neighbouring cards, a
 live refresh during the scheduler's round) call an editor once. The targets another
@@ -20,14 +20,15 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.models import SlotFlight
-from portal.slots.cache import upsert
+from portal.slots.cache import lock_source, upsert
 
 #: A claim outlives its holder's deadline by this much before anyone may take it over.
 MARGIN_S = 5.0
@@ -46,8 +47,11 @@ class Claim:
 
     holder: str
     mine: tuple[str, ...]  # claimed by this refresh: it calls the source for them
-    fresh: tuple[str, ...]  # fetched within the threshold: the cache is good enough
+    fresh: tuple[str, ...]  # fetched (or failed) within the threshold: read the cache
     busy: tuple[str, ...]  # held by another refresh (this process or another one)
+    #: who held each busy target, and its event when that holder runs in this process
+    holders: Mapping[str, str] = field(default_factory=dict)
+    events: Mapping[str, threading.Event] = field(default_factory=dict)
 
 
 def new_holder() -> str:
@@ -73,12 +77,16 @@ def claim(
     """Claim the targets ``ids`` of ``source`` that nobody holds and that are not fresh.
 
     One ``INSERT … ON CONFLICT DO UPDATE … WHERE … RETURNING`` on both databases: two
-    callers racing for the same target cannot both get it. The caller commits, so that
-    the claim is seen by the others before it calls the source.
+    callers racing for the same target cannot both get it. The caller commits at once
+    (one source per transaction: the source's lock is held until then), so that the
+    claim is seen by the others before it calls the source.
     """
-    wanted = sorted(set(ids))  # same lock order for every writer
+    wanted = sorted(set(ids))
     if not wanted:
         return Claim(holder, (), (), ())
+    # claims and releases of a source, serialised: row locks taken in different orders
+    # by a multi-row upsert and an UPDATE would deadlock on PostgreSQL
+    lock_source(session, source)
     fresh_before = now - timedelta(seconds=min_age_s)
     statement = upsert(session, SlotFlight)
     statement = statement.on_conflict_do_update(
@@ -86,7 +94,7 @@ def claim(
         set_={"holder": statement.excluded.holder, "busy_until": statement.excluded.busy_until},
         where=and_(
             SlotFlight.busy_until <= now,
-            or_(SlotFlight.fetched_at.is_(None), SlotFlight.fetched_at <= fresh_before),
+            or_(SlotFlight.settled_at.is_(None), SlotFlight.settled_at <= fresh_before),
         ),
     ).returning(SlotFlight.national_id)
     busy_until = now + timedelta(seconds=hold_s)
@@ -96,31 +104,39 @@ def claim(
     ]
     mine = set(session.scalars(statement.values(rows)))
     fresh: list[str] = []
-    busy: list[str] = []
+    holders: dict[str, str] = {}
     others = [nid for nid in wanted if nid not in mine]
     if others:
-        for nid, fetched_at in session.execute(
-            select(SlotFlight.national_id, SlotFlight.fetched_at).where(
+        for nid, settled_at, held_by in session.execute(
+            select(SlotFlight.national_id, SlotFlight.settled_at, SlotFlight.holder).where(
                 SlotFlight.source == source, SlotFlight.national_id.in_(others)
             )
         ):
-            (fresh if fetched_at is not None and fetched_at > fresh_before else busy).append(nid)
+            if settled_at is not None and settled_at > fresh_before:
+                fresh.append(nid)
+            else:
+                holders[nid] = held_by
     with _lock:
         for nid in mine:
             _events[_key(session, source, nid)] = threading.Event()
-    return Claim(holder, tuple(sorted(mine)), tuple(sorted(fresh)), tuple(sorted(busy)))
+        events = {
+            nid: event
+            for nid in holders
+            if (event := _events.get(_key(session, source, nid))) is not None
+        }
+    return Claim(
+        holder, tuple(sorted(mine)), tuple(sorted(fresh)), tuple(sorted(holders)),
+        holders, events,
+    )  # fmt: skip
 
 
-def release(
-    session: Session, source: str, ids: list[str], *, holder: str, now: datetime, fetched: bool
-) -> None:
-    """Give the targets back (in the transaction that stores their answer); ``fetched``
-    starts their freshness threshold."""
+def release(session: Session, source: str, ids: list[str], *, holder: str, now: datetime) -> None:
+    """Give the targets back (in the transaction that stores their answer or failure),
+    starting their freshness threshold."""
     if not ids:
         return
-    values: dict[str, object] = {"busy_until": RELEASED}
-    if fetched:
-        values["fetched_at"] = now
+    # a failure settles them too: page views retry a failing editor once per threshold
+    values: dict[str, object] = {"busy_until": RELEASED, "settled_at": now}
     session.execute(
         update(SlotFlight)
         .where(
@@ -142,31 +158,26 @@ def landed(session: Session, source: str, ids: list[str]) -> None:
 
 
 def wait(
-    session: Session, source: str, ids: list[str], *, now: datetime, timeout_s: float
+    session: Session, source: str, claim: Claim, *, now: datetime, timeout_s: float
 ) -> list[str]:
-    """Wait up to ``timeout_s`` for the refreshes holding ``ids``; the ids still held."""
+    """Wait up to ``timeout_s`` for the refreshes that held the ``claim``'s busy targets
+    (those holders only: a target taken again since is not waited for twice); the ids
+    still held."""
     ends = time.monotonic() + max(0.0, timeout_s)
-    remaining = list(ids)
-    while remaining:
-        left = ends - time.monotonic()
-        with _lock:
-            local = [_events.get(_key(session, source, nid)) for nid in remaining]
-        if all(event is not None for event in local):
-            for event in local:  # all held in this process: sleep until they land
-                if event is not None:
-                    event.wait(max(0.0, ends - time.monotonic()))
+    remaining = list(claim.busy)
+    while remaining and time.monotonic() < ends:
+        if all(nid in claim.events for nid in remaining):
+            for nid in remaining:  # all held in this process: sleep until they land
+                claim.events[nid].wait(max(0.0, ends - time.monotonic()))
         else:
-            time.sleep(max(0.0, min(POLL_S, left)))
-        remaining = list(
-            session.scalars(
-                select(SlotFlight.national_id).where(
-                    SlotFlight.source == source,
-                    SlotFlight.national_id.in_(remaining),
-                    SlotFlight.busy_until > now,
-                )
+            time.sleep(max(0.0, min(POLL_S, ends - time.monotonic())))
+        held = session.execute(
+            select(SlotFlight.national_id, SlotFlight.holder).where(
+                SlotFlight.source == source,
+                SlotFlight.national_id.in_(remaining),
+                SlotFlight.busy_until > now,
             )
-        )
+        ).all()
         session.commit()  # no transaction (nor connection) held while waiting
-        if time.monotonic() >= ends:
-            break
+        remaining = [nid for nid, held_by in held if claim.holders.get(nid) == held_by]
     return remaining

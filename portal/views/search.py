@@ -207,10 +207,20 @@ def slots() -> Response:
         if (problem := live.source_problem(status)) is not None
     }
     tz = ZoneInfo(str(current_app.config.get("TIMEZONE") or "Europe/Paris"))
+    pending = live.pending_sources(statuses)
+    again = None  # sources still being asked: the fragment asks once more, not forever
+    if pending and not request.args.get("relance"):
+        asked: dict[str, Any] = request.args.to_dict(flat=False)
+        again = url_for("search.slots", **asked, relance="1")
+    deadline = float(current_app.config.get("CONNECTOR_DEADLINE_S", 7.0))
+    budget = float(current_app.config.get("LIVE_REFRESH_BUDGET_S", live.DEFAULT_BUDGET_S))
     body = render_template(
         "search/_live.html",
         cards=cards,
         problems=problems,
+        pending=pending,
+        again=again,
+        again_after_s=max(1, round(deadline - budget)),
         refreshed_at=f"{datetime.now(UTC).astimezone(tz):%H:%M:%S}",
         token=request.args.get("jeton", "")[:16],
     )

@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("national_id", sa.String(length=40), nullable=False),
         sa.Column("holder", sa.String(length=64), nullable=False),
         sa.Column("busy_until", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("source", "national_id", name=op.f("pk_slot_flights")),
     )
 
