@@ -77,3 +77,23 @@ def test_pagination_and_unknown_source(app: Flask, admin_client: FlaskClient) ->
         ).status_code
         == 404
     )
+
+
+def test_a_territorial_referent_sees_the_bindings_but_cannot_change_them(app: Flask) -> None:
+    from tests.factories import add_territories, add_user, login
+
+    with app.app_context():
+        s = db.session()
+        add_territories(s, "47")
+        nid = add_practitioner(s, national_id="810000000077").national_id
+        bindings.store(s, [bindings.Entry("cpts", nid, "C-77")], {"cpts"})
+        referent = add_user(s, ("referent_territorial", {"territory_code": "SAS-47"}))
+        s.commit()
+    client = app.test_client()
+    login(client, referent)
+    page = client.get("/admin/connecteurs/cpts/liaisons").get_data(as_text=True)
+    assert nid in page and "id=C-77" in page
+    assert "Rattacher" not in page and "Supprimer" not in page
+    denied = client.post("/admin/connecteurs/cpts/liaisons/suppression",
+                         data={"identifiant_national": nid})  # fmt: skip
+    assert denied.status_code == 403

@@ -38,6 +38,8 @@ from portal.slots.binding_entries import (
 
 __all__ = ["BindingReport", "BindingRow", "Entry", "EntryResult", "parse_csv"]
 
+#: (source, practitioner row id, structure row id): one binding at most
+BindingKey = tuple[str, int | None, int | None]
 #: Lines looked up together (one query per table per chunk), progress reported per chunk.
 CHUNK = 500
 
@@ -114,11 +116,23 @@ def _store_chunk(
         nid: pk
         for nid, pk in session.execute(select(Structure.national_id, Structure.id).where(at))
     }
+    # the chunk's existing bindings, in one query; new ones join them (a repeated line)
+    existing: dict[BindingKey, ConnectorBinding] = {
+        (b.source, b.practitioner_id, b.structure_id): b
+        for b in session.scalars(
+            select(ConnectorBinding).where(
+                or_(
+                    ConnectorBinding.practitioner_id.in_(list(people.values())),
+                    ConnectorBinding.structure_id.in_(list(places.values())),
+                )
+            )
+        )
+    }
     for item in chunk:
         if isinstance(item, EntryResult):
             report.results.append(item)
             continue
-        report.results.append(_store_one(session, item, known, people, places))
+        report.results.append(_store_one(session, item, known, people, places, existing))
     session.flush()
 
 
@@ -146,6 +160,7 @@ def _store_one(
     known: set[str],
     people: Mapping[str, int],
     places: Mapping[str, int],
+    existing: dict[BindingKey, ConnectorBinding],
 ) -> EntryResult:
     reason = _refusal(entry, known, people, places)
     if reason:
@@ -153,24 +168,18 @@ def _store_one(
     practitioner_id, structure_id = people.get(entry.national_id), places.get(entry.national_id)
     if practitioner_id is not None:
         structure_id = None
-    binding = session.scalars(
-        select(ConnectorBinding).where(
-            ConnectorBinding.source == entry.source,
-            _is(ConnectorBinding.practitioner_id, practitioner_id),
-            _is(ConnectorBinding.structure_id, structure_id),
-        )
-    ).one_or_none()
+    key = (entry.source, practitioner_id, structure_id)
+    binding = existing.get(key)
     wanted = {"id": entry.upstream_id} if entry.upstream_id else {}
     if binding is None:
-        session.add(
-            ConnectorBinding(
-                source=entry.source,
-                practitioner_id=practitioner_id,
-                structure_id=structure_id,
-                upstream_ids=wanted,
-                enabled=True,
-            )
+        existing[key] = ConnectorBinding(
+            source=entry.source,
+            practitioner_id=practitioner_id,
+            structure_id=structure_id,
+            upstream_ids=wanted,
+            enabled=True,
         )
+        session.add(existing[key])
         return EntryResult(entry, "created")
     merged = {**(binding.upstream_ids or {}), **wanted}
     if not entry.upstream_id:
@@ -179,10 +188,6 @@ def _store_one(
         return EntryResult(entry, "unchanged")
     binding.upstream_ids, binding.enabled = merged, True
     return EntryResult(entry, "updated")
-
-
-def _is(column: Any, value: int | None) -> Any:
-    return column.is_(None) if value is None else column == value
 
 
 def discover(
