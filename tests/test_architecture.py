@@ -115,3 +115,83 @@ def test_views_never_commit(module: str) -> None:
     """Views parse, call one service, render: the service owns its transaction."""
     found = _commit_calls((PORTAL / "views" / module).read_text())
     assert not found, f"portal/views/{module} commits at lines {found}: move it into the service"
+
+
+# --- connectors: the public plugin API only (import-linter checks modules; this checks names too)
+
+ALLOWED_PROJECT_MODULES = {
+    "hookspecs",
+    "portal",
+    "portal.domain",
+    "portal.errors",
+    "portal.fhir",
+    "portal.identifiers",
+    "portal.kit",
+    "portal.fhir.reader",
+    "portal.fhir.references",
+    "portal.fhir.validation",
+}
+ALLOWED_THIRD_PARTY = {"httpx"}
+FORBIDDEN_STDLIB = {"os", "subprocess"}  # connectors never read the environment
+CONNECTORS_DIR = ROOT / "connectors"
+CONNECTORS = sorted(p.parent.name for p in CONNECTORS_DIR.glob("*/__init__.py"))
+
+
+def forbidden_imports(package: str, connectors_dir: Path = CONNECTORS_DIR) -> list[str]:
+    """Every import of ``connectors/<package>`` outside the public plugin API."""
+    import portal
+
+    problems: list[str] = []
+    for path in sorted((connectors_dir / package).glob("*.py")):
+        if path.name == "sandbox.py":  # the upstream simulator, not the connector
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            modules: list[tuple[str, tuple[str, ...]]]
+            if isinstance(node, ast.Import):
+                modules = [(alias.name, ()) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:  # relative: inside the connector's own package
+                    continue
+                modules = [(node.module or "", tuple(a.name for a in node.names))]
+            elif isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
+                problems.append(f"{path.name}:{node.lineno} reads the environment")
+                continue
+            else:
+                continue
+            for module, names in modules:
+                top = module.split(".")[0]
+                own = module == f"connectors.{package}" or module.startswith(
+                    f"connectors.{package}."
+                )
+                if module == "__future__" or own or module in ALLOWED_PROJECT_MODULES:
+                    if module == "portal" and set(names) - (set(portal.__all__) - {"create_app"}):
+                        problems.append(f"{path.name}:{node.lineno} from portal import {names}")
+                    continue
+                if top in sys.stdlib_module_names and top not in FORBIDDEN_STDLIB:
+                    continue
+                if top in ALLOWED_THIRD_PARTY:
+                    continue
+                problems.append(f"{path.name}:{node.lineno} imports {module}")
+    return problems
+
+
+@pytest.mark.parametrize("package", CONNECTORS)
+def test_connector_imports_only_the_public_plugin_api(package: str) -> None:
+    files = {p.name for p in (CONNECTORS_DIR / package).glob("*.py")}
+    assert files >= {"__init__.py", "client.py", "mapping.py", "sandbox.py"}
+    assert forbidden_imports(package) == []
+
+
+def test_the_in_repo_connectors_are_all_checked() -> None:
+    assert {"cpts", "doctolib_like", "sos_medecins"} <= set(CONNECTORS)
+
+
+def test_the_import_check_catches_forbidden_imports(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "client.py").write_text(
+        "import os\nfrom flask import current_app\nfrom portal.models import Slot\n"
+        "from portal import create_app\nfrom connectors.cpts import client\nx = os.environ\n"
+    )
+    assert len(forbidden_imports("bad", tmp_path)) == 6

@@ -31,7 +31,6 @@ from portal import (
     Unavailable,
     UpstreamRejected,
 )
-from tests.test_connector_doctolib_like import forbidden_imports
 
 IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
 IDNST = "urn:oid:1.2.250.1.71.4.2.2"
@@ -243,10 +242,6 @@ def test_booking_redirects_with_origin_and_ignores_other_sources() -> None:
     assert plugin.book_slot(cpts_slot(source="doctolib_like:a"), request, CONFIG) is None
     with pytest.raises(UpstreamRejected, match="lien de réservation"):
         plugin.book_slot(cpts_slot(booking_url=None), request, CONFIG)
-
-
-def test_connector_imports_only_the_public_plugin_api() -> None:
-    assert forbidden_imports("cpts") == []
 
 
 # --------------------------------------------------------------------------- sandbox (loopback)

@@ -7,11 +7,9 @@ integration tests run the editor sandbox on loopback. The shared HTTP helpers
 
 from __future__ import annotations
 
-import ast
 import json
 import logging
 import ssl
-import sys
 import threading
 import time
 from collections import Counter
@@ -736,84 +734,6 @@ def tls_server(files: TlsFiles) -> Iterator[tuple[str, list[str]]]:
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-# --------------------------------------------------------------------------- architecture
-
-ALLOWED_PROJECT_MODULES = {
-    "hookspecs",
-    "portal",
-    "portal.domain",
-    "portal.errors",
-    "portal.fhir",
-    "portal.identifiers",
-    "portal.kit",
-    "portal.fhir.reader",
-    "portal.fhir.references",
-    "portal.fhir.validation",
-}
-ALLOWED_THIRD_PARTY = {"httpx"}
-FORBIDDEN_STDLIB = {"os", "subprocess"}  # connectors never read the environment
-CONNECTORS_DIR = Path(__file__).resolve().parent.parent / "connectors"
-
-
-def forbidden_imports(package: str) -> list[str]:
-    """Every import of ``connectors/<package>`` outside the public plugin API."""
-    import portal
-
-    problems: list[str] = []
-    for path in sorted((CONNECTORS_DIR / package).glob("*.py")):
-        if path.name == "sandbox.py":  # the upstream simulator, not the connector
-            continue
-        tree = ast.parse(path.read_text(), filename=str(path))
-        for node in ast.walk(tree):
-            modules: list[tuple[str, tuple[str, ...]]]
-            if isinstance(node, ast.Import):
-                modules = [(alias.name, ()) for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:  # relative: inside the connector's own package
-                    continue
-                modules = [(node.module or "", tuple(a.name for a in node.names))]
-            elif isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
-                problems.append(f"{path.name}:{node.lineno} reads the environment")
-                continue
-            else:
-                continue
-            for module, names in modules:
-                top = module.split(".")[0]
-                own = module == f"connectors.{package}" or module.startswith(
-                    f"connectors.{package}."
-                )
-                if module == "__future__" or own or module in ALLOWED_PROJECT_MODULES:
-                    if module == "portal" and set(names) - (set(portal.__all__) - {"create_app"}):
-                        problems.append(f"{path.name}:{node.lineno} from portal import {names}")
-                    continue
-                if top in sys.stdlib_module_names and top not in FORBIDDEN_STDLIB:
-                    continue
-                if top in ALLOWED_THIRD_PARTY:
-                    continue
-                problems.append(f"{path.name}:{node.lineno} imports {module}")
-    return problems
-
-
-def test_connector_imports_only_the_public_plugin_api() -> None:
-    assert {p.name for p in (CONNECTORS_DIR / "doctolib_like").glob("*.py")} >= {
-        "__init__.py",
-        "client.py",
-        "mapping.py",
-    }
-    assert forbidden_imports("doctolib_like") == []
-
-
-def test_the_import_check_catches_forbidden_imports(tmp_path: Path, monkeypatch: Any) -> None:
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    (bad / "client.py").write_text(
-        "import os\nfrom flask import current_app\nfrom portal.models import Slot\n"
-        "from portal import create_app\nfrom connectors.cpts import client\nx = os.environ\n"
-    )
-    monkeypatch.setattr(sys.modules[__name__], "CONNECTORS_DIR", tmp_path)
-    assert len(forbidden_imports("bad")) == 6
 
 
 # --------------------------------------------------------------------------- sandbox (loopback)

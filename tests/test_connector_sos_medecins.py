@@ -30,7 +30,6 @@ from portal import (
     Unavailable,
     UpstreamRejected,
 )
-from tests.test_connector_doctolib_like import forbidden_imports
 
 IDNST = "urn:oid:1.2.250.1.71.4.2.2"
 START = datetime(2026, 11, 25, 16, 30, tzinfo=UTC)  # 17:30 in Paris (winter time)
@@ -235,10 +234,6 @@ def test_booking_redirects_with_origin_and_ignores_other_sources() -> None:
     assert plugin.book_slot(sos_slot(source="cpts"), request, CONFIG) is None
     with pytest.raises(UpstreamRejected, match="sans rendez-vous"):
         plugin.book_slot(sos_slot(bookable=False), request, CONFIG)
-
-
-def test_connector_imports_only_the_public_plugin_api() -> None:
-    assert forbidden_imports("sos_medecins") == []
 
 
 # --------------------------------------------------------------------------- sandbox (loopback)
