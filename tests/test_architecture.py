@@ -195,3 +195,20 @@ def test_the_import_check_catches_forbidden_imports(tmp_path: Path) -> None:
         "from portal import create_app\nfrom connectors.cpts import client\nx = os.environ\n"
     )
     assert len(forbidden_imports("bad", tmp_path)) == 6
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in tests/conftest.py and tests/factories.py."""
+    found = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [f"{node.module}.{a.name}" for a in node.names]
+                if isinstance(node, ast.ImportFrom) and node.module
+                else []
+            )
+            shared = [n for n in names if n.startswith("tests.test_")]
+            found += [f"{path.name}:{node.lineno} {n}" for n in shared]
+    assert not found
