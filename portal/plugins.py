@@ -24,6 +24,7 @@ import pluggy
 import hookspecs
 from portal.domain import DEFAULT_DEADLINE_S, ConnectorInfo, source_plugin
 from portal.errors import ConnectorError, ConnectorTimeout
+from portal.loading import load_problems
 
 K = TypeVar("K")
 #: Where the reasons for refusing connectors are kept on a plugin manager.
@@ -42,7 +43,7 @@ def make_plugin_manager(
     :param load_entry_points: load the ``sas_portal.connectors`` entry points.
     :param plugins: extra plugins to register, by name (tests, embedded sources).
 
-    Connectors failing the load checks (:func:`load_problems`) are unregistered;
+    Connectors failing the load checks (:func:`portal.loading.load_problems`) are unregistered;
     :func:`refusals` says why.
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
@@ -59,7 +60,7 @@ def make_plugin_manager(
     setattr(pm, _REFUSED, refused)
     infos = call_each(pm, "connector_info", deadline=2.0)
     for name, outcome in infos.items():
-        problems = load_problems(pm, name, outcome)
+        problems = load_problems(pm, name, outcome.value, outcome.error)
         if problems:
             refused[name] = " ; ".join(problems)
             pm.unregister(name=name)
@@ -71,57 +72,6 @@ def refusals(pm: pluggy.PluginManager) -> dict[str, str]:
     ``sas-portal connectors`` and ``/healthz``."""
     refused: dict[str, str] = getattr(pm, _REFUSED, {})
     return dict(refused)
-
-
-def contract_problem(required: str | None, current: str = hookspecs.CONTRACT_VERSION) -> str | None:
-    """Why a connector requiring contract ``required`` cannot load, or ``None``.
-
-    Same major version and the portal's minor at least the connector's.
-    """
-    if required is None:
-        return None
-    have = tuple(int(p) for p in current.split("."))
-    try:
-        major, minor = (int(p) for p in str(required).strip().split("."))
-    except ValueError:
-        return f"version de contrat requise illisible ({required!r}, « majeure.mineure » attendu)"
-    if major != have[0] or minor > have[1]:
-        return (
-            f"écrit pour le contrat {major}.{minor}, le portail fournit le contrat {current} "
-            "(mettez à jour le portail ou le connecteur)"
-        )
-    return None
-
-
-def load_problems(pm: pluggy.PluginManager, name: str, info: Outcome) -> list[str]:
-    """Why the plugin ``name`` must not be loaded (French sentences); ``[]`` if it may.
-
-    :param info: the outcome of its ``connector_info``: it must answer a
-        :class:`ConnectorInfo`, claim only capabilities whose hook it implements
-        (``hookspecs.CAPABILITY_HOOKS``) and require a contract the portal fulfils.
-    """
-    if info.error is not None:
-        return [f"{name} : connector_info a échoué ({info.error})"]
-    value = info.value
-    if not isinstance(value, ConnectorInfo):
-        return [f"{name} : connector_info doit renvoyer un ConnectorInfo, pas {value!r}"]
-    problems: list[str] = []
-    contract = contract_problem(value.requires_contract)
-    if contract:
-        problems.append(f"{name} : {contract}")
-    plugin = pm.get_plugin(name)
-    implemented = {caller.name for caller in pm.get_hookcallers(plugin) or []}
-    for capability in sorted(value.capabilities):
-        hook = hookspecs.CAPABILITY_HOOKS.get(capability)
-        if hook is None:
-            problems.append(f"{name} : capacité inconnue « {capability} »")
-        elif hook not in implemented and not (
-            hook == "fetch_slots" and "fetch_source_slots" in implemented  # a bulk publisher
-        ):
-            problems.append(
-                f"{name} : déclare la capacité « {capability} » sans implémenter {hook}"
-            )
-    return problems
 
 
 def connector_infos(pm: pluggy.PluginManager) -> list[ConnectorInfo]:

@@ -51,8 +51,10 @@ def editor() -> Iterator[SandboxUpstream]:
 
 
 @pytest.fixture
-def pool_closed_after() -> Iterator[None]:
-    """The connector's pool is process-wide: leave it closed for the next test."""
+def pool_closed() -> Iterator[None]:
+    """The connector's pool is process-wide (any app built earlier opened it): closed
+    before the test, and left closed after it."""
+    doctolib_client.POOL.close()
     yield
     doctolib_client.POOL.close()
 
@@ -69,21 +71,21 @@ def _fetch_twice(pm: Any, upstream: SandboxUpstream) -> list[int]:
 
 
 def test_after_startup_the_connector_reuses_one_client(
-    editor: SandboxUpstream, pool_closed_after: None
+    editor: SandboxUpstream, pool_closed: None
 ) -> None:
     pm = make_plugin_manager(
         load_entry_points=False, plugins={"doctolib_like": connectors.doctolib_like}
     )
-    assert not doctolib_client.POOL.is_open
+    built = doctolib_client.POOL.built
     _fetch_twice(pm, editor)
-    assert doctolib_client.POOL.built == 0  # before startup: one-off clients
+    assert doctolib_client.POOL.built == built  # before startup: one-off clients
     assert lifecycle.start(pm, {}) is True
     counts = _fetch_twice(pm, editor)
     assert counts[0] > 0 and counts == [counts[0]] * 2
     assert len(editor.searched_ids()) == 8  # (2 + 2 fetches) × 2 batches
     endpoint = doctolib_client.editor_endpoint(SOURCE, {"editors": {"editeur-a": editor.config}})
     pooled = doctolib_client.POOL.pooled(endpoint)
-    assert pooled is not None and doctolib_client.POOL.built == 1  # the same client, twice
+    assert pooled is not None and doctolib_client.POOL.built == built + 1  # one client, twice
     lifecycle.stop(pm)
     assert pooled.is_closed and not doctolib_client.POOL.is_open
 
