@@ -53,6 +53,7 @@ def connector_info() -> ConnectorInfo:
         label="Agenda Minimal",
         kind="editor",
         capabilities=frozenset({"slots", "booking_direct"}),
+        requires_contract="1.1",  # hookspecs.CONTRACT_VERSION this was written against
     )
 
 
