@@ -122,8 +122,29 @@ def ingest_command(slot_count: int, repeat: int) -> None:
     "--editors", type=click.IntRange(2), default=4, show_default=True, help="Éditeurs simulés."
 )
 @click.option("--runs", type=click.IntRange(1), default=5, show_default=True, help="Mesures.")
+@click.option(
+    "--page-views",
+    type=click.IntRange(0),
+    default=20,
+    show_default=True,
+    help="Régulateurs ouvrant la même page de 20 cartes (0 : mesure sautée).",
+)
+@click.option(
+    "--serve",
+    "serve_seconds",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Durée (s) de chaque phase du débit d'un serveur WSGI à 2 fils (0 : sautée).",
+)
 def fanout_command(
-    practitioners: int, latency: float, deadline: float, editors: int, runs: int
+    practitioners: int,
+    latency: float,
+    deadline: float,
+    editors: int,
+    runs: int,
+    page_views: int,
+    serve_seconds: float,
 ) -> None:
     """Coût de l'agrégation des créneaux au-delà de l'attente des éditeurs.
 
@@ -131,6 +152,11 @@ def fanout_command(
     locale) avec --latency de latence, lie --practitioners praticiens entre eux dans une
     base SQLite jetable et mesure portal.slots.aggregation.refresh (après un tour de chauffe) :
     tous les éditeurs répondant, puis le dernier bloqué au-delà du délai (mode timeout).
+
+    Puis --page-views régulateurs ouvrent la même page (requêtes reçues par les éditeurs,
+    objectif : une par source et lot de 25 par seuil de fraîcheur) et, avec --serve, un
+    vrai serveur WSGI à 2 fils sert /recherche/creneaux à 8 clients : recherches par
+    seconde sans puis avec un éditeur bloqué.
     """
     from portal.devtools.bench import fanout as fanout_bench
     if latency >= deadline:
@@ -184,6 +210,61 @@ def fanout_command(
     click.echo(
         "  (au-delà du délai : le portail traite les réponses reçues, rien n'attend le bloqué)"
     )
+    if page_views:
+        _page_views(page_views, editors, latency)
+    if serve_seconds:
+        _serving(serve_seconds, editors, latency)
+
+
+def _page_views(views: int, editors: int, latency: float) -> None:
+    from portal.devtools.bench import pageviews
+
+    result = pageviews.page_views(
+        views=views, editor_count=editors, latency_s=latency,
+        progress=lambda text: click.echo(f"  … {text}", err=True),
+    )  # fmt: skip
+    click.echo("")
+    click.echo(
+        f"{views} régulateurs ouvrent la même page ({result.page_size} cartes, {editors} "
+        f"éditeurs) : requêtes reçues par les éditeurs (portal.search.live.refresh_cards)"
+    )
+    target = f"objectif {result.expected} (une par source et lot de 25)"
+    click.echo(
+        f"  {views} vues simultanées : {result.at_once} requête(s) — {target} : "
+        f"{verdict(result.at_once <= result.expected)}"
+    )
+    click.echo(f"    durée d'une vue : médiane {ms(sorted(result.at_once_s)[views // 2])}, "
+               f"max {ms(max(result.at_once_s))}")  # fmt: skip
+    click.echo(f"  {views} vues de plus sous le seuil de fraîcheur : {result.again} requête(s)")
+    click.echo(
+        f"  pour comparer, {views} vues successives sans seuil (SLOT_MIN_AGE_S=0) : "
+        f"{result.no_threshold} requête(s)"
+    )
+
+
+def _serving(seconds: float, editors: int, latency: float) -> None:
+    from portal.devtools.bench import pageviews
+
+    phases = pageviews.serve(
+        editor_count=editors, seconds=seconds, latency_s=latency,
+        progress=lambda text: click.echo(f"  … {text}", err=True),
+    )  # fmt: skip
+    click.echo("")
+    click.echo(
+        "Débit d'un serveur WSGI à 2 fils (comme un worker gunicorn gthread --threads 2), "
+        "8 clients, GET /recherche/creneaux de 20 cartes tirées parmi 100 ; délai 7 s, "
+        "budget LIVE_REFRESH_BUDGET_S 2 s, seuil SLOT_MIN_AGE_S 60 s, disjoncteur coupé"
+    )
+    for phase in phases:
+        latencies = sorted(phase.latencies) or [0.0]
+        p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
+        click.echo(
+            f"  {phase.label:<28} {number(phase.per_second, 1):>7} recherches/s  "
+            f"(p95 {ms(p95)}, max {ms(latencies[-1])}, {phase.pending} « réponse attendue », "
+            f"{phase.errors} erreur(s))"
+        )
+    ratio = phases[1].per_second / phases[0].per_second if phases[0].per_second else 0.0
+    click.echo(f"  avec l'éditeur bloqué : {number(ratio * 100)} % du débit sans blocage")
 
 
 @bench_cli.command("search")

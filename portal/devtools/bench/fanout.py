@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from flask import Flask
@@ -170,7 +171,10 @@ def _round(settings: slots.Settings) -> Round:
     targets = slots.bound_targets(session)
     start, end = slots.window()
     began = time.perf_counter()
-    report = slots.refresh(session, app_plugins.manager(), targets, start, end, settings)
+    # every round asks the editors: no freshness threshold (that is measured in pageviews)
+    report = slots.refresh(
+        session, app_plugins.manager(), targets, start, end, settings, min_age_s=0.0
+    )
     wall = time.perf_counter() - began
     answered = {s: st.duration_ms / 1000 for s, st in report.statuses.items() if st.ok}
     waited = {s: st.duration_ms / 1000 for s, st in report.statuses.items() if not st.ok}
@@ -237,7 +241,9 @@ def run(
     return result
 
 
-def _scratch_app(folder: Path, started: list[Editor], deadline_s: float) -> Flask:
+def _scratch_app(
+    folder: Path, started: list[Editor], deadline_s: float, **overrides: Any
+) -> Flask:
     """A throwaway portal on a SQLite file in ``folder``, its editors configured."""
     from portal.app import create_app
 
@@ -250,5 +256,6 @@ def _scratch_app(folder: Path, started: list[Editor], deadline_s: float) -> Flas
             "CONNECTOR_DEADLINE_S": deadline_s,
             # the breaker would stop calling the stalled editor after 3 failures
             "BREAKER_THRESHOLD": 1_000_000,
+            **overrides,
         }
     )
