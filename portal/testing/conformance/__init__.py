@@ -27,7 +27,9 @@ does; a contract it (or its upstream) cannot satisfy fails, saying what is missi
 
 - :class:`FetchContract`: slots of the asked targets only, within the window,
   timezone-aware, right ``source``; ``None`` when no target is for this connector;
-  at most 25 ids per upstream request; slots survive the cache's JSON round trip.
+  at most 25 ids per upstream request; slots survive the cache's JSON round trip;
+  ``check_config`` accepts a working section; fetches work between ``startup`` and
+  ``shutdown`` (idempotent) and after it.
 - :class:`SourceFetchContract` (bulk publishers, ``fetch_source_slots``): one call
   reads the publication once and covers every bound target (the bulk counterpart of
   the 25-ids rule), slots well formed within the window, 5xx/401 as connector errors,

@@ -23,6 +23,7 @@ from portal.domain import (
     source_plugin,
 )
 from portal.errors import AuthError, ConnectorError, ConnectorTimeout, Unavailable
+from portal.plugins import call_each
 from portal.testing.conformance.base import ConnectorContract
 from portal.testing.conformance.upstream import Upstream
 
@@ -118,6 +119,37 @@ class FetchContract(ConnectorContract):
         for slot in slots:
             data = json.loads(json.dumps(slot.as_json()))
             assert slot_from_json(data) == slot, f"{slot.id}: changed through its JSON form"
+
+    def test_check_config_accepts_the_upstream_section(
+        self, conformance_pm: pluggy.PluginManager, info: ConnectorInfo, upstream: Upstream
+    ) -> None:
+        """``check_config`` (optional) finds nothing wrong with a working section."""
+        outcomes = call_each(
+            conformance_pm, "check_config", deadline=2.0, configs={info.name: upstream.config}
+        )
+        for outcome in outcomes.values():
+            assert outcome.ok, f"check_config raised {outcome.error!r}"
+            assert outcome.value == [], f"check_config of a working section: {outcome.value}"
+
+    def test_fetch_between_startup_and_shutdown(
+        self,
+        conformance_pm: pluggy.PluginManager,
+        info: ConnectorInfo,
+        upstream: Upstream,
+        slot_window: Window,
+    ) -> None:
+        """``startup`` then fetches (pooled clients), ``shutdown`` twice (idempotent), and
+        fetching still works afterwards (hooks may be called outside the lifecycle)."""
+        targets = upstream.targets(self.query_size)
+        configs = {info.name: upstream.config}
+        for outcome in call_each(conformance_pm, "startup", deadline=2.0, configs=configs).values():
+            assert outcome.ok, f"startup raised {outcome.error!r}"
+        for _ in range(2):
+            self.fetch_some(conformance_pm, info, upstream, targets, slot_window)
+        for _ in range(2):
+            for outcome in call_each(conformance_pm, "shutdown", deadline=2.0).values():
+                assert outcome.ok, f"shutdown raised {outcome.error!r}"
+        self.fetch_some(conformance_pm, info, upstream, targets, slot_window)
 
 
 class ErrorContract(ConnectorContract):
