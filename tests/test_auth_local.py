@@ -23,11 +23,10 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from portal import db
-from portal.db import EXTENSION_KEY
 from portal.identity import passwords, reset_links, second_factor, throttle
 from portal.identity.qr import qr_svg
 from portal.models import AuditEvent, LoginThrottle, PasswordResetToken, User, utcnow
-from tests.conftest import make_test_app
+from tests.conftest import dispose_engine, make_test_app
 from tests.factories import add_user
 
 PASSWORD = "cheval agrafe batterie correcte"
@@ -297,7 +296,7 @@ def test_forms_carry_the_csrf_token(database_url: str, tmp_path: Path) -> None:
         response = client.post("/connexion/totp", data={"code": code, "csrf_token": token.group(1)})
         assert response.status_code == 303 and _logged_in(client) is not None
     finally:
-        app.extensions[EXTENSION_KEY][0].dispose()
+        dispose_engine(app)
 
 
 # ---------------------------------------------------------------- failures

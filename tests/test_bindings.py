@@ -141,9 +141,8 @@ class _Mute:
 
 def test_discover_stores_what_the_connectors_say(app: Flask, tmp_path: Path) -> None:
     from hookspecs import hookimpl
-    from portal.db import EXTENSION_KEY as DB_KEY
     from portal.plugins import make_plugin_manager
-    from tests.conftest import make_test_app
+    from tests.conftest import dispose_engine, make_test_app
 
     lister = SimpleNamespace(
         connector_info=hookimpl(_Lister.connector_info),
@@ -159,7 +158,7 @@ def test_discover_stores_what_the_connectors_say(app: Flask, tmp_path: Path) -> 
     try:
         result = other.test_cli_runner().invoke(args=["bindings", "discover"])
     finally:
-        other.extensions[DB_KEY][0].dispose()
+        dispose_engine(other)
     assert result.exit_code == 1, result.output  # the malformed id is refused
     assert "mute : ne sait pas lister ses praticiens" in result.output
     assert f"lister {a} L-0 : créée" in result.output

@@ -23,7 +23,7 @@ from portal.devtools.demo_directory import generate_demo_directory
 from portal.slots import aggregation as slots
 from portal.testing.sandbox import Behaviour
 from portal.web import plugins as app_plugins
-from tests.conftest import make_test_app
+from tests.conftest import dispose_engine, make_test_app
 from tests.factories import add_user, session_cookie
 
 pytestmark = pytest.mark.browser
@@ -63,9 +63,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Dem
         yield app, sandboxes
     finally:
         sandboxes.stop()
-        from portal.db import EXTENSION_KEY
-
-        app.extensions[EXTENSION_KEY][0].dispose()
+        dispose_engine(app)
 
 
 @pytest.fixture
