@@ -16,9 +16,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from portal import Slot, SlotTarget, db, hookimpl
-from portal.models import ConnectorBinding, SlotFetch
+from portal.models import ConnectorBinding, SlotFetch, SlotFlight
 from portal.plugins import make_plugin_manager
-from portal.slots import aggregation, background
+from portal.slots import aggregation, background, flight
 from tests.factories import add_practitioner, add_user, login
 
 
@@ -126,3 +126,33 @@ def test_refresh_within_reports_pending_then_the_answer_lands(app) -> None:  # t
             db.session(), pm, targets, start, end, settings, budget_s=1.0, now=now
         )
     assert report.statuses["lent"].state == "fresh" and editor.calls == 1
+
+
+def test_a_page_does_not_wait_for_a_source_already_stalled(app) -> None:  # type: ignore[no-untyped-def]
+    """Another request has been waiting on this source for longer than the budget: the
+    page reads the cache at once; its own fetch still lands in the background."""
+    editor = SlowEditor(delay_s=0.5)
+    pm = make_plugin_manager(load_entry_points=False, plugins={"lent": editor})
+    now = datetime.now(UTC)
+    start, end = aggregation.window(now)
+    settings = aggregation.Settings(deadline_s=3.0, min_age_s=60)
+    held_since = now - timedelta(seconds=1.5)
+    with app.app_context():
+        session = db.session()
+        session.add(
+            SlotFlight(
+                source="lent", national_id="810000000001", holder="elsewhere",
+                busy_until=held_since + timedelta(seconds=3.0 + flight.MARGIN_S),
+            )
+        )  # fmt: skip
+        session.commit()
+        began = time.monotonic()
+        report = background.refresh_within(
+            session, pm, [SlotTarget("810000000002", source="lent")], start, end, settings,
+            budget_s=1.0, now=now,
+        )  # fmt: skip
+        assert time.monotonic() - began < 0.4  # not the budget, not the editor's 0.5 s
+        assert report.statuses["lent"].state == "pending"
+        assert report.statuses["lent"].error == background.SLOW
+        _wait_landed(app, "810000000002")
+    assert editor.calls == 1

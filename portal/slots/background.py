@@ -6,8 +6,9 @@ in a daemon thread with its own session; the caller gets the status of every sou
 that answered within ``budget_s`` and ``pending`` for the others, whose answers still
 land in the cache before their deadline — the page asks once more to pick them up.
 Targets another refresh is already fetching are not waited for at all (the cache is
-read, the source reported ``pending``): only the refresh that calls a stalled editor
-spends its budget on it.
+read, the source reported ``pending``), nor is a source with a fetch in flight for
+longer than the budget (a stalled editor): only the first requests that call a
+stalled editor spend their budget on it.
 
 May import what ``portal.slots`` may import.
 """
@@ -19,18 +20,21 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pluggy
 from sqlalchemy.orm import Session
 
 from portal.domain import SlotTarget
+from portal.slots import flight
 from portal.slots.aggregation import RefreshReport, Settings, SourceStatus, refresh
 
 log = logging.getLogger(__name__)
 
 #: The error of a source whose answer did not come within the page's budget.
 LATE = "réponse attendue : elle s'affichera à la prochaine actualisation"
+#: The error of a source not waited for: a fetch of it is in flight for longer already.
+SLOW = "source lente : réponse attendue, affichée à la prochaine actualisation"
 
 
 def refresh_within(
@@ -56,6 +60,10 @@ def refresh_within(
     if not sources:
         return report
     session.commit()
+    holds = {s: settings.deadlines.get(s, settings.deadline_s) + flight.MARGIN_S for s in sources}
+    at = now or datetime.now(UTC)
+    slow = flight.slow_sources(session, holds, now=at, older_than_s=budget_s)
+    awaited = len([s for s in sources if s not in slow])
     done: queue.SimpleQueue[SourceStatus | None] = queue.SimpleQueue()
     bind = session.get_bind()
 
@@ -73,7 +81,7 @@ def refresh_within(
 
     threading.Thread(target=work, name="slots-live-refresh", daemon=True).start()
     ends = time.monotonic() + budget_s
-    while len(report.statuses) < len(sources):
+    while len([s for s in report.statuses if s not in slow]) < awaited:
         try:
             status = done.get(timeout=max(0.0, ends - time.monotonic()))
         except queue.Empty:
@@ -83,6 +91,7 @@ def refresh_within(
         report.statuses[status.source] = status
     for source in sources:
         if source not in report.statuses:
-            report.statuses[source] = SourceStatus(source, "pending", error=LATE)
+            error = SLOW if source in slow else LATE
+            report.statuses[source] = SourceStatus(source, "pending", error=error)
     report.duration_ms = round((time.perf_counter() - began) * 1000)
     return report

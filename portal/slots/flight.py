@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.models import SlotFlight
@@ -84,38 +84,23 @@ def claim(
     wanted = sorted(set(ids))
     if not wanted:
         return Claim(holder, (), (), ())
-    # claims and releases of a source, serialised: row locks taken in different orders
-    # by a multi-row upsert and an UPDATE would deadlock on PostgreSQL
-    lock_source(session, source)
     fresh_before = now - timedelta(seconds=min_age_s)
-    statement = upsert(session, SlotFlight)
-    statement = statement.on_conflict_do_update(
-        index_elements=["source", "national_id"],
-        set_={"holder": statement.excluded.holder, "busy_until": statement.excluded.busy_until},
-        where=and_(
-            SlotFlight.busy_until <= now,
-            or_(SlotFlight.settled_at.is_(None), SlotFlight.settled_at <= fresh_before),
-        ),
-    ).returning(SlotFlight.national_id)
-    busy_until = now + timedelta(seconds=hold_s)
-    rows = [
-        {"source": source, "national_id": nid, "holder": holder, "busy_until": busy_until}
-        for nid in wanted
-    ]
-    mine = set(session.scalars(statement.values(rows)))
+    known = _rows(session, source, wanted)
+    candidates = [nid for nid in wanted if _claimable(known.get(nid), now, fresh_before)]
+    mine = _take(session, source, candidates, holder, now, hold_s, fresh_before)
+    lost = [nid for nid in candidates if nid not in mine]  # taken meanwhile by another
+    if lost:
+        known.update(_rows(session, source, lost))
     fresh: list[str] = []
     holders: dict[str, str] = {}
-    others = [nid for nid in wanted if nid not in mine]
-    if others:
-        for nid, settled_at, held_by in session.execute(
-            select(SlotFlight.national_id, SlotFlight.settled_at, SlotFlight.holder).where(
-                SlotFlight.source == source, SlotFlight.national_id.in_(others)
-            )
-        ):
-            if settled_at is not None and settled_at > fresh_before:
-                fresh.append(nid)
-            else:
-                holders[nid] = held_by
+    for nid in wanted:
+        if nid in mine:
+            continue
+        settled_at = known[nid][1]
+        if settled_at is not None and settled_at > fresh_before:
+            fresh.append(nid)
+        else:
+            holders[nid] = known[nid][2]
     with _lock:
         for nid in mine:
             _events[_key(session, source, nid)] = threading.Event()
@@ -128,6 +113,62 @@ def claim(
         holder, tuple(sorted(mine)), tuple(sorted(fresh)), tuple(sorted(holders)),
         holders, events,
     )  # fmt: skip
+
+
+def _claimable(
+    row: tuple[datetime, datetime | None, str] | None, now: datetime, fresh_before: datetime
+) -> bool:
+    """Nobody holds it and it is not fresh (the upsert checks it again, atomically)."""
+    if row is None:
+        return True
+    busy_until, settled_at, _ = row
+    return busy_until <= now and (settled_at is None or settled_at <= fresh_before)
+
+
+def _rows(
+    session: Session, source: str, ids: list[str]
+) -> dict[str, tuple[datetime, datetime | None, str]]:
+    """national id → (busy until, settled at, holder) of the known targets."""
+    found = session.execute(
+        select(
+            SlotFlight.national_id, SlotFlight.busy_until, SlotFlight.settled_at,
+            SlotFlight.holder,
+        ).where(SlotFlight.source == source, SlotFlight.national_id.in_(ids))
+    )  # fmt: skip
+    return {nid: (busy, settled, held_by) for nid, busy, settled, held_by in found}
+
+
+def _take(
+    session: Session,
+    source: str,
+    candidates: list[str],
+    holder: str,
+    now: datetime,
+    hold_s: float,
+    fresh_before: datetime,
+) -> set[str]:
+    """The conditional upsert of the claim (nothing written when nothing is claimable,
+    the common case of a page whose targets are fresh)."""
+    if not candidates:
+        return set()
+    # claims and releases of a source, serialised: row locks taken in different orders
+    # by a multi-row upsert and an UPDATE would deadlock on PostgreSQL
+    lock_source(session, source)
+    statement = upsert(session, SlotFlight)
+    statement = statement.on_conflict_do_update(
+        index_elements=["source", "national_id"],
+        set_={"holder": statement.excluded.holder, "busy_until": statement.excluded.busy_until},
+        where=and_(
+            SlotFlight.busy_until <= now,
+            or_(SlotFlight.settled_at.is_(None), SlotFlight.settled_at <= fresh_before),
+        ),
+    ).returning(SlotFlight.national_id)
+    busy_until = now + timedelta(seconds=hold_s)
+    rows = [
+        {"source": source, "national_id": nid, "holder": holder, "busy_until": busy_until}
+        for nid in candidates
+    ]
+    return set(session.scalars(statement.values(rows)))
 
 
 def release(session: Session, source: str, ids: list[str], *, holder: str, now: datetime) -> None:
@@ -155,6 +196,28 @@ def landed(session: Session, source: str, ids: list[str]) -> None:
     for event in events:
         if event is not None:
             event.set()
+
+
+def slow_sources(
+    session: Session, holds: Mapping[str, float], *, now: datetime, older_than_s: float
+) -> set[str]:
+    """The sources of ``holds`` (source → claim duration) with a fetch in flight for
+    longer than ``older_than_s``: a web request does not wait for them (their answer
+    lands in the cache all the same)."""
+    if not holds:
+        return set()
+    oldest = session.execute(
+        select(SlotFlight.source, func.min(SlotFlight.busy_until))
+        .where(SlotFlight.source.in_(list(holds)), SlotFlight.busy_until > now)
+        .group_by(SlotFlight.source)
+    ).all()
+    session.commit()
+    since = now - timedelta(seconds=older_than_s)
+    return {
+        source
+        for source, busy_until in oldest
+        if busy_until - timedelta(seconds=holds[source]) < since
+    }
 
 
 def wait(
