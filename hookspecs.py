@@ -56,7 +56,8 @@ ENTRY_POINT_GROUP = "sas_portal.connectors"
 #: 1.1: ``startup``, ``shutdown``, ``check_config``; booking routed by source.
 CONTRACT_VERSION = "1.1"
 #: The hook each capability needs: a connector claiming the capability without
-#: implementing the hook is refused at load.
+#: implementing the hook is refused at load (``slots``: ``fetch_slots``, or
+#: ``fetch_source_slots`` for a bulk publisher; see ``portal.loading``).
 CAPABILITY_HOOKS: Mapping[str, str] = {
     "slots": "fetch_slots",
     "booking_redirect": "book_slot",
