@@ -73,7 +73,7 @@ def test_ingest_prints_the_three_throughputs_and_the_ratio() -> None:
 def test_fanout_prints_wall_time_overhead_and_the_stalled_editor_cost() -> None:
     result = bench(
         "fanout",
-        *("--practitioners", "8", "--editors", "2", "--runs", "1"),
+        *("--practitioners", "8", "--editors", "2", "--runs", "1", "--page-views", "0"),
         *("--latency", "0.05", "--deadline", "0.4"),
     )
 
@@ -93,6 +93,26 @@ def test_fanout_prints_wall_time_overhead_and_the_stalled_editor_cost() -> None:
     assert "attente enregistrée pour l'éditeur bloqué : 400 ms" in out
     assert re.search(r"coût de l'éditeur bloqué : le délai, jamais plus : (oui|NON)", out)
     assert re.search(rf"créneaux mis en cache par tour : {FIGURE}", out)
+
+
+def test_fanout_counts_the_upstream_requests_of_identical_page_views_and_serves() -> None:
+    """Single flight and freshness threshold, counted by the sandboxes: exact counts."""
+    result = bench(
+        "fanout",
+        *("--practitioners", "2", "--editors", "2", "--runs", "1", "--page-views", "5"),
+        *("--latency", "0.05", "--deadline", "0.4", "--serve", "1"),
+    )
+
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "5 régulateurs ouvrent la même page (20 cartes, 2 éditeurs)" in out
+    assert "5 vues simultanées : 2 requête(s) — objectif 2 (une par source et lot" in out
+    assert "lot de 25) : atteint" in out
+    assert "5 vues de plus sous le seuil de fraîcheur : 0 requête(s)" in out
+    assert "5 vues successives sans seuil (SLOT_MIN_AGE_S=0) : 10 requête(s)" in out
+    for label in ("tous les éditeurs répondent", "un éditeur bloqué"):
+        assert re.search(re.escape(label) + rf"\s+{FIGURE} recherches/s .*, 0 erreur\(s\)\)", out)
+    assert re.search(rf"avec l'éditeur bloqué : {FIGURE} % du débit sans blocage", out)
 
 
 def test_fanout_refuses_a_latency_beyond_the_deadline() -> None:
