@@ -10,8 +10,8 @@ marked with ``@hookimpl``::
     def connector_info():
         return ConnectorInfo(name="my_editor", label="Mon éditeur", kind="editor")
 
-Every hook receives ``config``: the connector's own configuration section (a
-mapping, possibly empty). Connectors never read the environment nor import
+The hooks that take ``config`` receive the connector's own configuration section
+(a mapping, possibly empty). Connectors never read the environment nor import
 the portal's views, models or services.
 
 The portal calls each implementation separately (``portal.plugins.call_each``)
@@ -24,8 +24,8 @@ only the connector owning the slot's (or booking's) source is called
 When loading, the portal refuses (does not register, and reports through
 ``sas-portal connectors`` and ``/healthz``) a connector whose
 ``connector_info()`` claims a capability without its hook (see
-:data:`CAPABILITY_HOOKS`) or requires a newer contract than
-:data:`CONTRACT_VERSION`.
+:data:`CAPABILITY_HOOKS`) or requires a contract the portal does not fulfil
+(:data:`CONTRACT_VERSION`: another major version, or a newer minor one).
 """
 
 from __future__ import annotations
