@@ -55,7 +55,9 @@ class ClientPool:
 
     ``open()`` (the ``startup`` hook) turns pooling on; ``close()`` (``shutdown``)
     closes every client. Both are idempotent. httpx clients are thread-safe, so the
-    concurrent calls of the portal share one connection pool per endpoint.
+    concurrent calls of the portal share one connection pool per endpoint. A client
+    is built at its endpoint's first use, never by ``open()``: the workers of a
+    pre-forking server (``startup`` runs before the fork) each build their own.
     """
 
     def __init__(self) -> None:
