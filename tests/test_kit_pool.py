@@ -173,7 +173,7 @@ def test_check_section_names_each_problem(tmp_path: Path) -> None:
     assert check_section("s", None) == ["s : aucune configuration pour cette source"]
     assert check_section("s", {}) == ["s : base_url manquante"]
     assert check_section("s", {"base_url": "https://", "timeout_s": "vite"}) == [
-        "s : base_url invalide (https://), http(s)://… attendu",
+        "s : base_url invalide, une adresse http(s)://hôte/… est attendue",
         "s : timeout_s doit être un nombre de secondes positif",
     ]
     missing = tmp_path / "ca.pem"
@@ -188,7 +188,7 @@ def test_check_section_names_each_problem(tmp_path: Path) -> None:
 def test_the_connectors_check_config_hooks() -> None:
     assert connectors.cpts.check_config({}) == []  # not configured: nothing to check
     assert connectors.sos_medecins.check_config({"base_url": "sos.test"}) == [
-        "sos_medecins : base_url invalide (sos.test), http(s)://… attendu"
+        "sos_medecins : base_url invalide, une adresse http(s)://hôte/… est attendue"
     ]
     assert connectors.cpts.check_config({"base_url": "https://cpts.test"}) == []
     assert connectors.doctolib_like.check_config({"editors": {}}) == [

@@ -498,7 +498,7 @@ def test_the_in_repo_connectors_check_their_sections_at_start(
     monkeypatch.setenv("SAS_PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
     missing = tmp_path / "absent.pem"
     connectors = {
-        "cpts": {"base_url": "ftp://cpts.test"},
+        "cpts": {"base_url": "ftp://compte:motdepasse@cpts.test"},
         "sos_medecins": {"base_url": "https://sos.test", "enabled": False},
         "doctolib_like": {
             "editors": {
@@ -508,15 +508,17 @@ def test_the_in_repo_connectors_check_their_sections_at_start(
         },
     }
     app = create_app({"DATABASE_URL": database_url, "CONNECTORS": connectors})
-    problems = app.test_client().get("/healthz").get_json()["connector_problems"]
+    health = app.test_client().get("/healthz")
+    assert "motdepasse" not in health.get_data(as_text=True)  # /healthz is public
+    problems = health.get_json()["connector_problems"]
     assert problems == {
-        "cpts": ["cpts : base_url invalide (ftp://cpts.test), http(s)://… attendu"],
+        "cpts": ["cpts : base_url invalide, une adresse http(s)://hôte/… est attendue"],
         "doctolib_like": [
             f"doctolib_like:a : fichier client_cert introuvable (certificat client) : {missing}"
         ],
     }
     output = app.test_cli_runner().invoke(args=["connectors"]).output
-    assert "  ! cpts : base_url invalide (ftp://cpts.test), http(s)://… attendu" in output
+    assert "  ! cpts : base_url invalide, une adresse http(s)://hôte/… est attendue" in output
 
 
 # -- the contract's documentation --------------------------------------------------------

@@ -97,7 +97,8 @@ def check_section(source: str, section: Mapping[str, Any] | None) -> list[str]:
     if not base_url:
         problems.append(f"{source} : base_url manquante")
     elif parts.scheme not in ("http", "https") or not parts.netloc:
-        problems.append(f"{source} : base_url invalide ({base_url[:100]}), http(s)://… attendu")
+        # the value is not echoed: it may hold credentials, and /healthz is public
+        problems.append(f"{source} : base_url invalide, une adresse http(s)://hôte/… est attendue")
     timeout = section.get("timeout_s")
     if timeout is not None:
         try:
