@@ -53,6 +53,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Dem
         app.config["CONNECTORS"] = sandboxes.connectors_config()
         app.config["CONNECTOR_DEADLINE_S"] = DEADLINE_S
         app.config["BREAKER_THRESHOLD"] = 100  # the stalled editor must stay asked
+        # every page asks the editors (no freshness threshold: the cache was just filled)
+        # and waits for them up to their deadline (the budget is tested in test_slots_*)
+        app.config["SLOT_MIN_AGE_S"] = 0
+        app.config["LIVE_REFRESH_BUDGET_S"] = DEADLINE_S + 1
         start, end = slots.window()
         slots.refresh_all(
             session, app_plugins.manager(), slots.bound_targets(session), start, end,
