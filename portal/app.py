@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from portal import db
 from portal.config import ensure_secret_key, instance_path_from_env, load_config
 from portal.permissions import home_endpoint
-from portal.slots.calendar import MODALITY_LABELS
+from portal.reference.vocabulary import MODALITY_ICONS, modality_label
 from portal.web import gcpause, guard, security
 from portal.web import plugins as app_plugins
 from portal.web import session as auth_session
@@ -32,7 +32,6 @@ BADGES = {
     "msp": "MSP",
     "mt": "Médecin traitant",
 }
-MODALITY_ICONS = {"cabinet": "C", "teleconsultation": "T", "domicile": "D"}
 
 #: Vendored front-end assets (pinned; see portal/static/vendor/VERSIONS.md).
 VENDORED = {
@@ -81,7 +80,7 @@ def create_app(
 
     app.jinja_env.globals.update(VENDORED)
     app.jinja_env.globals.update(BADGES=BADGES, MODALITY_ICONS=MODALITY_ICONS)
-    app.jinja_env.filters["modality"] = lambda m: MODALITY_LABELS.get(m, m)
+    app.jinja_env.filters["modality"] = modality_label
     register_blueprints(app)
     register_commands(app)
     _secret_on_first_request(app)
