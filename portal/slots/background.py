@@ -7,8 +7,8 @@ that answered within ``budget_s`` and ``pending`` for the others, whose answers 
 land in the cache before their deadline — the page asks once more to pick them up.
 Targets another refresh is already fetching are not waited for at all (the cache is
 read, the source reported ``pending``), nor is a source with a fetch in flight for
-longer than the budget (a stalled editor): only the first requests that call a
-stalled editor spend their budget on it.
+longer than half the budget already (a stalled editor): only the first requests that
+call a stalled editor spend their budget on it.
 
 May import what ``portal.slots`` may import.
 """
@@ -62,7 +62,8 @@ def refresh_within(
     session.commit()
     holds = {s: settings.deadlines.get(s, settings.deadline_s) + flight.MARGIN_S for s in sources}
     at = now or datetime.now(UTC)
-    slow = flight.slow_sources(session, holds, now=at, older_than_s=budget_s)
+    # half the budget: the next requests must not each spend theirs finding it out
+    slow = flight.slow_sources(session, holds, now=at, older_than_s=budget_s / 2)
     awaited = len([s for s in sources if s not in slow])
     done: queue.SimpleQueue[SourceStatus | None] = queue.SimpleQueue()
     bind = session.get_bind()
