@@ -279,14 +279,20 @@ def test_keyboard_only_journey(  # type: ignore[no-untyped-def]
     page.keyboard.press("Home")
     expect(cards.first).to_be_focused()
 
-    # into the focused card's calendar: Enter on a slot opens the editor in a new tab
+    # into the focused card's calendar: Enter on a slot opens, in a new tab, the portal's
+    # booking link, which asks the slot's connector and lands on the editor's page with
+    # the portal's origin (so the editor knows the regulator came from the SAS)
     _tab_until(page, "el.matches('#resultats a.slot')")
     href = page.evaluate("document.activeElement.href")
+    assert "/creneaux/" in href and href.endswith("/reserver")
+    slot_id = href.rsplit("/", 2)[-2]
     with page.context.expect_page() as popup:
         page.keyboard.press("Enter")
     opened = popup.value
     opened.wait_for_load_state()
-    assert opened.url.split("?")[0] == href.split("?")[0]
+    assert opened.url.split("?")[0].endswith(f"/rdv/{slot_id}")
+    assert "origin=" in opened.url
+    expect(opened.locator(".origin strong")).to_have_count(1)  # not "Aucune origine"
     opened.close()
     assert console_errors == []
 
