@@ -26,6 +26,7 @@ from portal.identity.passwords import ThrottlePolicy, purge_throttles
 from portal.models import ConnectorBinding
 from portal.slots import aggregation as slots
 from portal.slots import cache as slot_cache
+from portal.slots import flight
 from portal.web import plugins as app_plugins
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class PortalScheduler:
             return
         with self.app.app_context():
             slot_cache.prune(db.session())
+            flight.prune(db.session())
             session = db.session()
             purge_throttles(session, ThrottlePolicy.from_config(self.app.config))
             session.commit()

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, ConsoleMessage
 
 from portal import db, migrate
 from portal.devtools.browser import LiveServer
-from portal.identity import local
+from portal.identity import reset_links
 from portal.models import Structure
 from portal.permissions import ACTIONS, AUTHENTICATED, ENDPOINTS, PUBLIC, ROLES
 from portal.web import plugins as app_plugins
@@ -81,7 +81,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             for role in ROLES
         }
         target = add_user(s, ("regulateur", {"territory_code": "SAS-47"}), family_name="Cible")
-        token = local.issue_reset_link(s, target, created_by=users["administrateur"].id)
+        token = reset_links.issue_reset_link(s, target, created_by=users["administrateur"].id)
         s.commit()
         cookies = {role: session_cookie(app, user) for role, user in users.items()}
         values = {"user_id": target.id, "token": token, "source": app_plugins.connector_names()[0]}

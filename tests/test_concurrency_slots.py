@@ -279,3 +279,23 @@ def test_page_views_retry_a_failing_editor_once_per_threshold(app) -> None:  # t
         later = soon + timedelta(seconds=61)  # the threshold counts from the last attempt
         service.refresh(session, pm, targets, START, END, settings, now=later)
         assert editor.calls == 3
+
+
+def test_prune_forgets_only_idle_targets_of_long_ago(app) -> None:  # type: ignore[no-untyped-def]
+    from portal.slots import flight
+
+    now = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
+    with app.app_context():
+        session = db.session()
+        session.add_all([
+            SlotFlight(source="s", national_id="old", holder="h", busy_until=flight.RELEASED,
+                       settled_at=now - timedelta(days=2)),
+            SlotFlight(source="s", national_id="recent", holder="h", busy_until=flight.RELEASED,
+                       settled_at=now - timedelta(hours=1)),
+            SlotFlight(source="s", national_id="held", holder="h",
+                       busy_until=now + timedelta(seconds=30), settled_at=None),
+        ])  # fmt: skip
+        session.commit()
+        assert flight.prune(session, now=now) == 1
+        left = set(session.scalars(select(SlotFlight.national_id)))
+        assert left == {"recent", "held"}

@@ -14,7 +14,6 @@ from portal.commands.normalize import normalize_command
 
 DATA = Path(__file__).parent / "data" / "fhir"
 IG = DATA / "sas-ig"
-SHARED_IG = Path("/work/shared/data/sas-ig")
 FIELDS = [
     "source",
     "id",
@@ -43,9 +42,8 @@ def lines(result: Result) -> list[dict[str, Any]]:
 
 
 def bundle_files() -> list[Path]:
-    """Every Bundle of the guide: the shared copy when present, else ours."""
-    folder = SHARED_IG if SHARED_IG.is_dir() else IG
-    return sorted(folder.glob("Bundle-*.json"))
+    """Every Bundle of the guide (the copy under tests/data: the suite needs nothing else)."""
+    return sorted(IG.glob("Bundle-*.json"))
 
 
 @pytest.mark.parametrize("path", bundle_files(), ids=lambda p: p.stem)

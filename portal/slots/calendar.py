@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from portal.domain import Slot
-from portal.reference.vocabulary import MODALITY_LABELS as MODALITY_LABELS  # older import path
 from portal.reference.vocabulary import modality_label
 
 #: Overseas departments do not live on Paris time.

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.models import SlotFlight
@@ -244,3 +244,21 @@ def wait(
         session.commit()  # no transaction (nor connection) held while waiting
         remaining = [nid for nid, held_by in held if claim.holders.get(nid) == held_by]
     return remaining
+
+
+def prune(session: Session, *, now: datetime | None = None, keep_s: float = 86_400) -> int:
+    """Forget targets that nobody holds and nobody fetched for ``keep_s`` seconds.
+
+    A forgotten target is simply claimable again, so pruning never changes what a
+    refresh does; it keeps the table to the targets in use. Commits.
+    """
+    now = now or datetime.now(UTC)
+    horizon = now - timedelta(seconds=keep_s)
+    result = session.execute(
+        delete(SlotFlight).where(
+            SlotFlight.busy_until < now,
+            or_(SlotFlight.settled_at.is_(None), SlotFlight.settled_at < horizon),
+        )
+    )
+    session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
