@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from portal import db
+from portal import db, hookimpl
 from portal.domain import Slot
 from portal.models import AuditEvent, CachedSlot
 from tests.conftest import dispose_engine, make_test_app
@@ -124,3 +124,46 @@ def test_booking_needs_a_regulator(app: Flask) -> None:
         session.commit()
         forbidden = client_for(app, manager).get(f"/creneaux/{EDITOR}/rdv-1/reserver")
     assert forbidden.status_code == 403
+
+
+def test_a_booking_url_that_is_not_a_web_address_is_never_followed(
+    app: Flask, regulator: FlaskClient
+) -> None:
+    cache(app, EDITOR, "piege", booking_url="javascript:alert(1)")
+    response = regulator.get(f"/creneaux/{EDITOR}/piege/reserver")
+    assert response.status_code == 502
+    assert "Location" not in response.headers
+    assert "pas de lien de réservation valide" in response.get_data(as_text=True)
+
+
+def test_the_portal_never_follows_a_connector_booking_url_that_is_not_a_web_address(
+    app: Flask,
+) -> None:
+    """Defence in depth: a third-party connector's Booking is checked by the portal too."""
+    from portal.booking.redirect import book_cached_slot
+    from portal.domain import Booking, BookingRequest, ConnectorInfo
+    from portal.errors import ConnectorError
+    from portal.plugins import make_plugin_manager
+
+    class Careless:
+        @hookimpl
+        def connector_info(self) -> ConnectorInfo:
+            capabilities = frozenset({"slots", "booking_redirect"})
+            return ConnectorInfo(name="careless", label="x", kind="editor", capabilities=capabilities)
+
+        @hookimpl
+        def fetch_slots(self, query: object, config: object) -> None:
+            return None
+
+        @hookimpl
+        def book_slot(self, slot: Slot, request: object, config: object) -> Booking:
+            return Booking(source=slot.source, slot_id=slot.id, status="redirect",
+                           redirect_url="javascript:alert(1)")  # fmt: skip
+
+    cache(app, "careless", "s1")
+    pm = make_plugin_manager(load_entry_points=False, plugins={"careless": Careless()})
+    with app.app_context(), pytest.raises(ConnectorError, match="adresse de réservation invalide"):
+        book_cached_slot(
+            db.session(), pm, "careless", "s1",
+            request=BookingRequest(regulator_id="810000000009"), actor="1", configs={},
+        )  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import pluggy
 from sqlalchemy import select
@@ -63,6 +64,9 @@ def book_cached_slot(
     booking = outcome.value
     if not isinstance(booking, Booking):
         raise ConnectorError(f"{source} : le connecteur n'a proposé aucune réservation")
+    if booking.redirect_url and urlsplit(booking.redirect_url).scheme not in {"http", "https"}:
+        # the URL comes from an editor's data: never send a regulator to javascript:, data:…
+        raise ConnectorError(f"{source} : adresse de réservation invalide")
     audit.record(
         session,
         AUDIT_ACTION,
