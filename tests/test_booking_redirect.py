@@ -149,7 +149,9 @@ def test_the_portal_never_follows_a_connector_booking_url_that_is_not_a_web_addr
         @hookimpl
         def connector_info(self) -> ConnectorInfo:
             capabilities = frozenset({"slots", "booking_redirect"})
-            return ConnectorInfo(name="careless", label="x", kind="editor", capabilities=capabilities)
+            return ConnectorInfo(
+                name="careless", label="x", kind="editor", capabilities=capabilities
+            )
 
         @hookimpl
         def fetch_slots(self, query: object, config: object) -> None:
