@@ -22,12 +22,15 @@ from portal import (
     SlotQuery,
     SlotTarget,
     Unavailable,
+    db,
     hookimpl,
     lifecycle,
+    migrate,
 )
 from portal.domain import Capability, source_detail, source_plugin
 from portal.errors import ConnectorTimeout
 from portal.plugins import call_each, call_owner, connector_infos, make_plugin_manager, refusals
+from tests.factories import add_user, client_for
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -487,6 +490,15 @@ def test_load_problems_are_shown_by_the_connectors_command_and_healthz(
         "  ! direct : déclare la capacité « booking_direct » sans implémenter book_slot",
         "  ! picky : jeton « token » manquant",
     ]
+    # … and by the administrators' page of the sources
+    with app.app_context():
+        migrate.upgrade(db.engine())
+        admin = add_user(db.session(), "administrateur")
+        db.session().commit()
+    page = client_for(app, admin).get("/admin/connecteurs").get_data(as_text=True)
+    assert "Connecteurs refusés ou mal configurés" in page
+    assert "déclare la capacité « booking_direct » sans implémenter book_slot" in page
+    assert "jeton « token » manquant" in page
     lifecycle.stop(pm)
 
 

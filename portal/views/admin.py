@@ -28,7 +28,12 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def connectors() -> str:
     """Health of every slot source, with its kill switch."""
     health = connector_health.source_health(db.session(), current_app.config)
-    return render_template("admin/connectors.html", health=health, labels=STATE_LABELS)
+    return render_template(
+        "admin/connectors.html",
+        health=health,
+        labels=STATE_LABELS,
+        problems=app_plugins.connector_problems(),
+    )
 
 
 @bp.post("/connecteurs/<path:source>/coupure")
