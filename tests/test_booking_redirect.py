@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from flask import Flask
@@ -169,3 +170,29 @@ def test_the_portal_never_follows_a_connector_booking_url_that_is_not_a_web_addr
             db.session(), pm, "careless", "s1",
             request=BookingRequest(regulator_id="810000000009"), actor="1", configs={},
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("source", "slot_id"),
+    [(EDITOR, "rdv/42"), ("cpts", "créneau 7?x=1&y=#2"), ("sos_medecins", "a%2Fb")],
+)
+def test_the_card_link_is_the_route_url_for_would_build(
+    app: Flask, source: str, slot_id: str
+) -> None:
+    """``reserve_href`` (hand-built for speed) reaches the route with the same values."""
+    from flask import url_for
+
+    from portal.views.booking import reserve_href
+
+    class Shown:
+        pass
+
+    shown = Shown()
+    shown.source, shown.id = source, slot_id  # type: ignore[attr-defined]
+    with app.test_request_context("/recherche"):
+        href = reserve_href(shown)
+        assert unquote(href) == unquote(url_for("booking.reserve", source=source, slot_id=slot_id))
+        adapter = app.url_map.bind("localhost")
+        endpoint, values = adapter.match(unquote(href))  # the server decodes the path
+    assert endpoint == "booking.reserve"
+    assert values == {"source": source, "slot_id": slot_id}
