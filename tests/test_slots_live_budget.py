@@ -156,3 +156,40 @@ def test_a_page_does_not_wait_for_a_source_already_stalled(app) -> None:  # type
         assert report.statuses["lent"].error == background.SLOW
         _wait_landed(app, "810000000002")
     assert editor.calls == 1
+
+
+def test_a_worker_stops_waiting_for_a_source_that_let_a_page_down(app) -> None:  # type: ignore[no-untyped-def]
+    """Once a source was late for a page, the next pages of this process (other targets)
+    do not spend their budget on it; once it answers in time, they wait for it again."""
+    editor = SlowEditor(delay_s=0.6)
+    pm = make_plugin_manager(load_entry_points=False, plugins={"lent": editor})
+    now = datetime.now(UTC)
+    start, end = aggregation.window(now)
+    settings = aggregation.Settings(deadline_s=3.0, min_age_s=60)
+    with app.app_context():
+        first = background.refresh_within(
+            db.session(), pm, [SlotTarget("810000000051", source="lent")], start, end,
+            settings, budget_s=0.2, now=now,
+        )  # fmt: skip
+        assert first.statuses["lent"].error == background.LATE
+        assert background.recently_late(pm) == {"lent"}
+        began = time.monotonic()
+        second = background.refresh_within(
+            db.session(), pm, [SlotTarget("810000000052", source="lent")], start, end,
+            settings, budget_s=0.2, now=now,
+        )  # fmt: skip
+        assert time.monotonic() - began < 0.15  # not waited for at all
+        assert second.statuses["lent"].error == background.SLOW
+        _wait_landed(app, "810000000052")  # its fetch still ran, in the background
+        assert editor.calls == 2
+        # the editor recovers: answered within the budget, it is waited for again
+        editor.delay_s = 0.0
+        background._forget_late(pm, "lent")  # as an answer in time does
+        third = background.refresh_within(
+            db.session(), pm, [SlotTarget("810000000053", source="lent")], start, end,
+            settings, budget_s=1.0, now=now,
+        )  # fmt: skip
+        assert third.statuses["lent"].state == "fresh"
+        assert background.recently_late(pm) == set()
+    other = make_plugin_manager(load_entry_points=False, plugins={"lent": editor})
+    assert background.recently_late(other) == set()  # remembered per plugin manager
