@@ -46,7 +46,7 @@ def demo_command(
 ) -> None:
     """Lance le portail avec des données de démonstration (SQLite, sources locales)."""
     from portal.devtools import demo_identities
-    from portal.devtools.demo import merged_connectors, start_sandboxes
+    from portal.devtools.demo import ensure_demo_origins, merged_connectors, start_sandboxes
     from portal.devtools.demo_directory import generate_demo_directory
     from portal.jobs import PortalScheduler
     from portal.slots import aggregation as slots
@@ -65,7 +65,15 @@ def demo_command(
     identities = demo_identities.demo_identities(session)
     if created := demo_identities.ensure_users(session, identities):
         click.echo(f"{created} comptes de démonstration créés (connexion Pro Santé Connect).")
+    code, enabled = ensure_demo_origins(session)
     session.commit()
+    if enabled:
+        click.echo(
+            f"Origine LRM autorisée : {code} (simulateur LRM national) — ses liens "
+            "/recherche?origin=" + code + "&… ouvrent une recherche préremplie."
+        )
+    else:
+        click.echo(f"Origine LRM {code} désactivée par un administrateur : ses liens sont refusés.")
     if no_serve:
         return
 

@@ -16,11 +16,29 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain import source_detail
-from portal.models import ConnectorBinding, PlaceOfPractice, Practitioner, Structure
+from portal.models import ConnectorBinding, LrmOrigin, PlaceOfPractice, Practitioner, Structure
 from portal.testing.sandbox import PractitionerInfo, SandboxServer
 
 DEMO_EDITORS = ("editeur-a", "editeur-b")
 DEMO_ORIGIN = "sas-portal-demo"
+#: the origin the national LRM simulator puts in its INT_L01 links
+LRM_SIMULATOR_ORIGIN = "TEST-SAMU000"
+LRM_SIMULATOR_LABEL = "Simulateur LRM national (démonstration)"
+
+
+def ensure_demo_origins(session: Session) -> tuple[str, bool]:
+    """Allow the national LRM simulator's origin in the demo; ``(code, enabled)``.
+
+    Created enabled when missing (flushes, the caller commits). An existing row is left
+    as an administrator set it: a disabled origin stays disabled. In production the
+    allow-list is only ever filled by an administrator.
+    """
+    origin = session.get(LrmOrigin, LRM_SIMULATOR_ORIGIN)
+    if origin is None:
+        origin = LrmOrigin(code=LRM_SIMULATOR_ORIGIN, label=LRM_SIMULATOR_LABEL, enabled=True)
+        session.add(origin)
+        session.flush()
+    return origin.code, origin.enabled
 
 
 def practitioner_infos(session: Session, source: str) -> dict[str, PractitionerInfo]:
