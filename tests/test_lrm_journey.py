@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -76,3 +77,23 @@ def test_lrm_link_from_a_disabled_origin_is_refused_in_french(lrm_app: Flask) ->
     client.set_cookie(lrm_app.config["TEST_COOKIE"]["name"], lrm_app.config["TEST_COOKIE"]["value"])
     html = client.get(_lrm_url(lrm_app.config["TREATING"])).get_data(as_text=True)
     assert "désactivé" in html and "result-card" not in html
+
+
+def test_logged_out_regulator_sees_why_the_lrm_link_asks_to_log_in(
+    lrm_app: Flask, page: Page
+) -> None:
+    """Point 18: the login page says the prefilled search opens after login; only for LRM links."""
+    with LiveServer(lrm_app) as server:
+        page.goto(server.url + _lrm_url(lrm_app.config["TREATING"]))
+        expect(page).to_have_url(re.compile(r"/connexion\?next="))
+        reason = page.locator("#lrm-login-reason")
+        expect(reason).to_be_visible()
+        expect(reason).to_contain_text("logiciel de régulation")
+        expect(reason).to_contain_text("s'ouvrira dès que vous serez connecté")
+        # the login carries the LRM search through to the page it opens
+        kept = page.locator('input[name="next"]').get_attribute("value") or ""
+        assert kept.startswith("/recherche?") and "origin=SAMU47" in kept
+        page.screenshot(path=str(Path("test-results") / "lrm-connexion.png"), full_page=True)
+        page.goto(server.url + "/recherche?where=Agen")
+        expect(page.locator("h1")).to_contain_text("Connexion")
+        expect(page.locator("#lrm-login-reason")).to_have_count(0)
