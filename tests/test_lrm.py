@@ -16,7 +16,7 @@ from portal.models import AuditEvent, LrmHit, LrmOrigin, utcnow
 from portal.permissions import ENDPOINTS, Grant, Principal, menu_for
 from portal.search import lrm, lrm_origins
 from portal.search.lrm import ABSENT, FREE_TEXT, INVALID, NORMED
-from tests.factories import add_user
+from tests.factories import add_practitioner, add_user
 
 RPPS = "810001234567"
 TREATING = f"urn:oid:1.2.250.1.71.4.2.1|{RPPS}"
@@ -183,14 +183,60 @@ def test_specialty_read_without_notice(
         ("urn:oid:1.2.3|SM54", INVALID),  # another system
     ],
 )
-def test_unknown_specialty_is_kept_as_free_text(
+def test_unknown_specialty_falls_back_to_general_medicine(
     app: Flask, origins: None, value: str, status: str
+) -> None:
+    """Never "all specialties": general medicine, and the notice says so."""
+    context = parse(app, specialty=value, inseecode="47001")
+    assert context.request is not None
+    assert (context.request.specialty, context.request.profession) == ("SM54", "")
+    assert context.request.text == ""
+    assert len(context.notices) == 1
+    assert "non reconnue" in context.notices[0] and "médecine générale" in context.notices[0]
+    assert hits(app)[0].params["specialty"] == status
+
+
+@pytest.mark.parametrize(
+    ("value", "profession", "status"),
+    [
+        ("urn:oid:1.2.250.1.213.2.28|INF", "60", INVALID),  # the national simulator's form
+        ("urn:oid:1.2.250.1.213.2.28|kine", "70", INVALID),
+        ("INF", "60", FREE_TEXT),
+        ("Infirmière", "60", FREE_TEXT),
+        ("sage-femme", "50", FREE_TEXT),
+        ("Chirurgien-Dentiste", "40", FREE_TEXT),
+        ("60", "60", FREE_TEXT),
+    ],
+)
+def test_profession_sent_as_a_specialty_searches_the_profession(
+    app: Flask, origins: None, value: str, profession: str, status: str
 ) -> None:
     context = parse(app, specialty=value, inseecode="47001")
     assert context.request is not None
-    assert context.request.specialty == "" and context.request.text == value
-    assert len(context.notices) == 1 and "non reconnue" in context.notices[0]
+    assert (context.request.specialty, context.request.profession) == ("", profession)
+    assert len(context.notices) == 1 and "lu comme la profession" in context.notices[0]
     assert hits(app)[0].params["specialty"] == status
+
+
+def test_inf_link_lists_nurses_not_everybody(
+    app: Flask, origins: None, regulator_client: FlaskClient
+) -> None:
+    """Through ``/recherche``: an ``INF`` link shows the nurses around, not the doctors."""
+    with app.app_context():
+        s = db.session()
+        nurse = add_practitioner(s, family_name="Soignante", specialty=None)
+        nurse.profession_code = "60"
+        add_practitioner(s, family_name="Docteur", dlat=0.01)
+        s.commit()
+    link = "/recherche?origin=lrm-47&inseecode=47001&specialty=urn%3Aoid%3A1.2.250.1.213.2.28%7CINF"
+    html = regulator_client.get(link).get_data(as_text=True)
+    assert "lu comme la profession « Infirmier »" in html
+    assert "Soignante" in html and "Docteur" not in html
+    unknown = regulator_client.get(
+        "/recherche?origin=lrm-47&inseecode=47001&specialty=urn%3Aoid%3A1.2.250.1.213.2.28%7CZZZ"
+    ).get_data(as_text=True)
+    assert "non reconnue" in unknown
+    assert "Docteur" in unknown and "Soignante" not in unknown
 
 
 def test_arrondissement_code_maps_to_its_city(app: Flask, origins: None) -> None:

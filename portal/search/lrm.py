@@ -50,6 +50,7 @@ PARAMETERS: Final = ("practitioner", "specialty", "inseecode", "city", "streetna
 
 SPECIALTY_SYSTEM: Final = "urn:oid:1.2.250.1.213.2.28"
 DEFAULT_SPECIALTY: Final = "SM54"  # médecine générale
+PHYSICIAN: Final = "10"  # TRE_G15 "Médecin": a physician is searched by specialty
 
 REFUSED: Final = "Ce lien LRM est désactivé ou inconnu : contactez le support du portail SAS."
 TREATING_UNKNOWN: Final = (
@@ -57,8 +58,10 @@ TREATING_UNKNOWN: Final = (
 )
 ADDRESS_UNRESOLVED: Final = "Adresse du patient non résolue : précisez la commune."
 SPECIALTY_UNKNOWN: Final = (
-    "Spécialité « {} » non reconnue : elle est cherchée en texte libre, toutes spécialités."
+    "Spécialité « {} » non reconnue : la recherche porte sur la médecine générale ; "
+    "choisissez une autre spécialité ou profession si besoin."
 )
+PROFESSION_READ: Final = "« {} » lu comme la profession « {} » : recherche de cette profession."
 
 _RPPS_ID = re.compile(r"8\d{11}")
 _MAX_VALUE = 200  # longer values are cut: nobody types more in an LRM field
@@ -68,6 +71,30 @@ _SPECIALTY_SYNONYMS: Final = {
     "generaliste": "SM54",
     "medecin generaliste": "SM54",
     "medecin traitant": "SM54",
+}
+
+
+# Profession codes and words LRMs send in ``specialty`` (folded) -> TRE_G15 code.
+_PROFESSION_SYNONYMS: Final = {
+    "inf": "60",
+    "ide": "60",
+    "infirmier": "60",
+    "infirmiere": "60",
+    "kine": "70",
+    "mk": "70",
+    "kinesitherapeute": "70",
+    "sf": "50",
+    "sage femme": "50",
+    "dent": "40",
+    "dentiste": "40",
+    "chirurgien dentiste": "40",
+    "pharm": "21",
+    "pharmacie": "21",
+    "pharmacien": "21",
+    "pod": "80",
+    "podologue": "80",
+    "orthophoniste": "91",
+    "psychologue": "93",
 }
 
 
@@ -110,7 +137,7 @@ def parse_lrm_link(
     notices: list[str] = []
     params: dict[str, str] = {}
     treating, params["practitioner"] = _practitioner(_value(args, "practitioner"), notices)
-    specialty, text, params["specialty"] = _specialty(_value(args, "specialty"), notices)
+    specialty, profession, params["specialty"] = _specialty(_value(args, "specialty"), notices)
     where, insee = _address(args, params, street_level, notices)
     if not allowed:
         _log(session, origin, False, params, actor, now)
@@ -121,7 +148,7 @@ def parse_lrm_link(
         where=where,
         insee=insee,
         specialty=specialty,
-        text=text,
+        profession=profession,
         treating=treating,
         origin=origin,
     )
@@ -161,22 +188,40 @@ def _practitioner(value: str, notices: list[str]) -> tuple[str, str]:
 
 
 def _specialty(value: str, notices: list[str]) -> tuple[str, str, str]:
-    """``(R38 code, free text, status)``; absent → general medicine."""
+    """``(R38 code, G15 profession, status)``; absent → general medicine.
+
+    LRMs send profession codes under the R38 OID (the national simulator: ``INF``):
+    a known one searches that profession. A value read as nothing known falls back to
+    general medicine with a notice, never to every specialty.
+    """
     if not value:
         return DEFAULT_SPECIALTY, "", ABSENT
     system, bar, code = value.partition("|")
-    if bar and system.strip().lower().startswith("urn:"):
-        known = reference.specialties()
+    coded = bool(bar) and system.strip().lower().startswith("urn:")
+    if coded:
         code = code.strip().upper()
-        if system.strip() == SPECIALTY_SYSTEM and code in known:
+        if system.strip() == SPECIALTY_SYSTEM and code in reference.specialties():
             return code, "", NORMED
-        notices.append(SPECIALTY_UNKNOWN.format(value))
-        return "", value, INVALID
-    matched = _match_specialty(value)
+    profession = _match_profession(code if coded else value)
+    if profession:
+        notices.append(PROFESSION_READ.format(value, reference.profession_label(profession)))
+        return "", profession, FREE_TEXT if not coded else INVALID
+    matched = None if coded else _match_specialty(value)
     if matched:
         return matched, "", FREE_TEXT
     notices.append(SPECIALTY_UNKNOWN.format(value))
-    return "", value, FREE_TEXT
+    return DEFAULT_SPECIALTY, "", INVALID if coded else FREE_TEXT
+
+
+def _match_profession(text: str) -> str | None:
+    """The G15 profession (other than physician) an LRM value names, or None."""
+    query = geo.normalize_name(text)
+    if query in _PROFESSION_SYNONYMS:
+        return _PROFESSION_SYNONYMS[query]
+    for code, label in reference.professions().items():
+        if code != PHYSICIAN and query in (code, geo.normalize_name(label)):
+            return code
+    return None
 
 
 def _match_specialty(text: str) -> str | None:
