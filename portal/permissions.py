@@ -102,6 +102,7 @@ ENDPOINTS: Final[dict[str, str]] = {
     "accounts.allow_local": "allow_local_regulator",
     "admin.connectors": "view_connectors",
     "admin.kill_switch": "manage_connectors",
+    "admin.confirm_kill": "manage_connectors",
     "admin.refresh_source": "manage_connectors",
     "bindings.index": "view_connectors",
     "bindings.add": "manage_connectors",

@@ -22,15 +22,28 @@ def test_health_table_and_kill_switch(app, admin_client) -> None:  # type: ignor
     assert "doctolib_like:editeur-a" in html and "doctolib_like:editeur-b" in html
     assert "en échec" in html and "panne simulée" in html and "321 ms" in html
 
+    # "Couper…" leads to a confirmation page asking for a reason; nothing is switched off yet
+    assert "/admin/connecteurs/doctolib_like:editeur-a/coupure" in html
+    page = admin_client.get("/admin/connecteurs/doctolib_like:editeur-a/coupure")
+    assert page.status_code == 200 and "Motif de la coupure" in page.get_data(as_text=True)
+    # without a reason the switch is refused, with the reason asked again
+    refused = admin_client.post("/admin/connecteurs/doctolib_like:editeur-a/coupure",
+                                data={"coupee": "1", "motif": "  "})  # fmt: skip
+    assert refused.status_code == 422 and "Indiquez le motif" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session().get(ConnectorState, "doctolib_like:editeur-a") is None
+        assert db.session().scalars(select(AuditEvent)).first() is None
+
     response = admin_client.post("/admin/connecteurs/doctolib_like:editeur-a/coupure",
-                           data={"coupee": "1"})  # fmt: skip
+                           data={"coupee": "1", "motif": "Créneaux  en double"})  # fmt: skip
     assert response.status_code == 303
     with app.app_context():
         s = db.session()
         state = s.get(ConnectorState, "doctolib_like:editeur-a")
         assert state is not None and state.killed
         event = s.scalars(select(AuditEvent)).one()
-        assert event.action == "connector_kill_switch" and event.details == {"killed": True}
+        assert event.action == "connector_kill_switch"
+        assert event.details == {"killed": True, "reason": "Créneaux en double"}
     assert "Rétablir" in admin_client.get("/admin/connecteurs").get_data(as_text=True)
     admin_client.post("/admin/connecteurs/doctolib_like:editeur-a/coupure", data={"coupee": "0"})
     with app.app_context():
@@ -43,3 +56,4 @@ def test_kill_switch_of_unknown_source_is_404(admin_client) -> None:  # type: ig
         admin_client.post("/admin/connecteurs/nope/coupure", data={"coupee": "1"}).status_code
         == 404
     )
+    assert admin_client.get("/admin/connecteurs/nope/coupure").status_code == 404

@@ -214,6 +214,28 @@ def test_page_paginates(admin_client: FlaskClient, app: Flask) -> None:
     assert html.count("<time ") == 5 and 'rel="prev"' in html
 
 
+def test_page_shows_details_readably(admin_client: FlaskClient, app: Flask) -> None:
+    """No raw None/True on the page: labels in French, oui/non, "—" left out, local times."""
+    with app.app_context():
+        s = db.session()
+        add_event(s, "search", "2026-11-04T09:00:00", actor="8", details={
+            "specialty": "SM54", "insee": None, "department": "47", "with_slots": 0,
+            "origin": None, "result_count": 12})  # fmt: skip
+        add_event(s, "connector_kill_switch", "2026-11-04T10:00:00", actor="8", target="cpts",
+                  details={"killed": False})  # fmt: skip
+        add_event(s, "booking_redirect", "2026-11-04T11:00:00", actor="8",
+                  details={"start": "2026-11-04T13:30:00+00:00", "roles": ["a", "b"]})  # fmt: skip
+        s.commit()
+    html = unescape(admin_client.get("/admin/audit?acteur=8").get_data(as_text=True))
+    journal = html[html.index('id="journal"') :]
+    assert "None" not in journal and "True" not in journal and "False" not in journal
+    assert "spécialité</span> SM54" in journal and "résultats</span> 12" in journal
+    assert "commune (INSEE)" not in journal  # a None detail is left out
+    assert "coupée</span> non" in journal
+    assert "début</span> 04/11/2026 14:30" in journal  # Europe/Paris, UTC+1 in November
+    assert "rôles</span> a, b" in journal
+
+
 def test_bad_filters_are_ignored(admin_client: FlaskClient, trail: dict[str, int]) -> None:
     response = admin_client.get("/admin/audit?du=pas-une-date&page=abc")
     assert response.status_code == 200

@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, ConsoleMessage
 from portal import db, migrate
 from portal.devtools.browser import LiveServer
 from portal.identity import reset_links
-from portal.models import Structure
+from portal.models import ConnectorBinding, Structure
 from portal.permissions import ACTIONS, AUTHENTICATED, ENDPOINTS, PUBLIC, ROLES
 from portal.web import plugins as app_plugins
 from tests.conftest import dispose_engine, make_test_app
@@ -85,6 +85,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         s.commit()
         cookies = {role: session_cookie(app, user) for role, user in users.items()}
         values = {"user_id": target.id, "token": token, "source": app_plugins.connector_names()[0]}
+        # a bound source, so that its pages (kill-switch confirmation…) exist
+        s.add(ConnectorBinding(source=values["source"], practitioner_id=ps.id))
+        s.commit()
     with LiveServer(app) as live:
         yield {"app": app, "url": live.url, "cookies": cookies, "values": values}
     dispose_engine(app)

@@ -34,6 +34,7 @@ ALLOWED_STATUS: dict[str, set[int]] = {
     "auth.totp_enrol": {302, 303},
     "auth.password_reset": {400, 404, 410},  # unknown token
     "admin.kill_switch": {404},  # the sample source is unknown
+    "admin.confirm_kill": {404},
     "admin.refresh_source": {404},
     "bindings.index": {404},  # the sample source is unknown
     "bindings.add": {404},

@@ -95,14 +95,15 @@ def switch(
     actor: str | None,
     ip: str | None = None,
     request_id: str | None = None,
+    reason: str | None = None,
 ) -> None:
-    """Turn a source's kill switch on or off, audited."""
+    """Turn a source's kill switch on or off, audited (with the administrator's reason)."""
     audit.record(
         session,
         "connector_kill_switch",
         actor=actor,
         target=source,
-        details={"killed": killed},
+        details={"killed": killed, **({"reason": reason} if reason else {})},
         ip=ip,
         request_id=request_id,
     )

@@ -23,6 +23,9 @@ from portal.web import session as auth_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+#: bounds of the reason asked when a source is switched off
+MIN_REASON, MAX_REASON = 5, 500
+
 
 @bp.get("/connecteurs")
 def connectors() -> str:
@@ -36,17 +39,35 @@ def connectors() -> str:
     )
 
 
-@bp.post("/connecteurs/<path:source>/coupure")
-def kill_switch(source: str) -> Response:
-    """Turn a source off (its slots are hidden, it is no longer called) or back on."""
+def _known_source(source: str) -> None:
     known = {h.source for h in connector_health.source_health(db.session(), current_app.config)}
     if source not in known:
         abort(404)
+
+
+@bp.get("/connecteurs/<path:source>/coupure")
+def confirm_kill(source: str) -> str:
+    """Ask for confirmation, and a reason, before switching a source off."""
+    _known_source(source)
+    return render_template("admin/kill_confirm.html", source=source, reason="", error=None)
+
+
+@bp.post("/connecteurs/<path:source>/coupure")
+def kill_switch(source: str) -> Response | tuple[str, int]:
+    """Turn a source off (its slots are hidden, it is no longer called) or back on.
+
+    Switching off needs a reason (from the confirmation page); it is audited with it."""
+    _known_source(source)
     killed = request.form.get("coupee") == "1"
+    reason = " ".join(request.form.get("motif", "").split())[:MAX_REASON]
+    if killed and len(reason) < MIN_REASON:
+        error = f"Indiquez le motif de la coupure (au moins {MIN_REASON} caractères)."
+        page = render_template("admin/kill_confirm.html", source=source, reason=reason, error=error)
+        return page, 422
     principal = auth_session.current()
     connector_health.switch(
         db.session(), source, killed, actor=str(principal.user_id) if principal else None,
-        ip=request.remote_addr, request_id=g.get("request_id"),
+        ip=request.remote_addr, request_id=g.get("request_id"), reason=reason or None,
     )  # fmt: skip
     flash(f"Source {source} {'coupée' if killed else 'rétablie'}.", "info")
     return redirect(url_for("admin.connectors"), code=303)

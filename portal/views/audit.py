@@ -19,6 +19,7 @@ from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
 
 from portal import audit, db
+from portal.audit_display import detail_items
 from portal.permissions import ENDPOINTS, can
 from portal.web import session as auth_session
 
@@ -74,6 +75,7 @@ def index() -> Response:
         "names": audit.actor_names(session, result.events),
         "timezone": zone.key,
         "local": lambda at: at.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S"),
+        "details": lambda found: detail_items(found, zone),
         "can_export": can(auth_session.current(), ENDPOINTS["audit.export"]),
     }
     if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
