@@ -18,7 +18,7 @@ from portal import db
 from portal.config import ensure_secret_key, instance_path_from_env, load_config
 from portal.permissions import home_endpoint
 from portal.reference.vocabulary import MODALITY_ICONS, modality_label
-from portal.web import gcpause, guard, security
+from portal.web import gcpause, guard, localtime, security
 from portal.web import plugins as app_plugins
 from portal.web import session as auth_session
 
@@ -81,6 +81,7 @@ def create_app(
     app.jinja_env.globals.update(VENDORED)
     app.jinja_env.globals.update(BADGES=BADGES, MODALITY_ICONS=MODALITY_ICONS)
     app.jinja_env.filters["modality"] = modality_label
+    localtime.init_app(app)
     register_blueprints(app)
     register_commands(app)
     _secret_on_first_request(app)

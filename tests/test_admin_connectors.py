@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 
 from portal import db
 from portal.models import AuditEvent, ConnectorBinding, ConnectorRun, ConnectorState
-from tests.factories import add_practitioner
+from tests.factories import add_practitioner, add_territories, add_user, login
 
 
 def test_health_table_and_kill_switch(app, admin_client) -> None:  # type: ignore[no-untyped-def]
@@ -57,3 +59,27 @@ def test_kill_switch_of_unknown_source_is_404(admin_client) -> None:  # type: ig
         == 404
     )
     assert admin_client.get("/admin/connecteurs/nope/coupure").status_code == 404
+
+
+def test_times_are_local_and_overseas_in_the_department_zone(app) -> None:  # type: ignore[no-untyped-def]
+    """Last call in Europe/Paris for a national administrator; La Réunion's own time for an
+    administrator whose territories all lie in 974."""
+    app.config["CONNECTORS"] = {"doctolib_like": {"editors": {"editeur-a": {}}}}
+    with app.app_context():
+        s = db.session()
+        add_territories(s, "974")
+        s.add(ConnectorRun(source="doctolib_like:editeur-a", duration_ms=5, ids_asked=1,
+                           slot_count=3, status="ok",
+                           started_at=datetime(2026, 7, 1, 10, 15, tzinfo=UTC)))  # fmt: skip
+        national = add_user(s, "administrateur")
+        reunion = add_user(s, ("administrateur", {"territory_code": "SAS-974"}))
+        s.commit()
+    paris_client, reunion_client = app.test_client(), app.test_client()
+    with app.app_context():
+        login(paris_client, national)
+        login(reunion_client, reunion)
+    paris = paris_client.get("/admin/connecteurs").get_data(as_text=True)
+    assert "01/07/2026 12:15" in paris and "Europe/Paris" in paris  # UTC+2 in summer
+    assert "01/07/2026 10:15" not in paris
+    overseas = reunion_client.get("/admin/connecteurs").get_data(as_text=True)
+    assert "01/07/2026 14:15" in overseas and "Indian/Reunion" in overseas  # UTC+4

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
     Response,
-    current_app,
     render_template,
     request,
     stream_with_context,
@@ -22,6 +20,7 @@ from portal import audit, db
 from portal.audit_display import detail_items
 from portal.permissions import ENDPOINTS, can
 from portal.web import session as auth_session
+from portal.web.localtime import reader_zone
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
@@ -43,7 +42,7 @@ def _filters(args: MultiDict[str, str]) -> tuple[audit.AuditFilter, dict[str, st
     first, last = _date(values["du"]), _date(values["au"])
     values["du"] = first.isoformat() if first else ""
     values["au"] = last.isoformat() if last else ""
-    since, until = audit.local_day_bounds(first, last, current_app.config["TIMEZONE"])
+    since, until = audit.local_day_bounds(first, last, reader_zone().key)
     found = audit.AuditFilter(
         action=values["action"][:64],
         actor=values["acteur"][:64],
@@ -65,7 +64,7 @@ def index() -> Response:
     """The trail, newest first, filtered by action, actor, dates and text."""
     filters, values = _filters(request.args)
     session = db.session()
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    zone = reader_zone()
     result = audit.list_events(session, filters, page=_page_number(), per_page=PER_PAGE)
     context: dict[str, Any] = {
         "result": result,
