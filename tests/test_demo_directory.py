@@ -113,11 +113,12 @@ def test_demo_directory_content(app: Flask) -> None:
         report = generate_demo_directory(session, DEPARTMENTS)
         session.commit()
         assert report.generated == list(DEPARTMENTS)
-        practitioners = session.scalars(select(Practitioner)).all()
-        assert report.practitioners == len(practitioners)
-        assert all(p.is_demo and p.national_id.startswith("899") for p in practitioners)
+        everybody = session.scalars(select(Practitioner)).all()
+        assert report.practitioners == len(everybody)
+        assert all(p.is_demo and p.national_id.startswith("899") for p in everybody)
         assert all(luhn_valid(p.national_id[1:]) and len(p.national_id) == 12
-                   for p in practitioners)  # fmt: skip
+                   for p in everybody)  # fmt: skip
+        practitioners = [p for p in everybody if p.profession_code == "10"]  # physicians
         per_department = Counter(p.national_id[3:6] for p in practitioners)
         assert 250 <= per_department["047"] < per_department["092"] <= 600
 
@@ -172,6 +173,30 @@ def test_demo_directory_content(app: Flask) -> None:
         territories = {t.code: t for t in session.scalars(select(Territory))}
         assert territories["SAS-47"].department == "47"
         assert territories["SAS-47"].label == "Lot-et-Garonne"
+
+
+def test_demo_directory_has_nurses_and_other_professions(app: Flask) -> None:
+    """Issue 10, point 16: LRM links asking for nurses (``INF``) find some in the demo."""
+    with app.app_context():
+        session = db.session()
+        report = generate_demo_directory(session, ["47"])
+        session.commit()
+        others = session.scalars(select(Practitioner).where(Practitioner.profession_code != "10"))
+        per_profession = Counter(p.profession_code for p in others)
+        assert set(per_profession) == {"60", "70", "50", "40"}
+        assert per_profession["60"] >= 30 and per_profession == report.professions
+        assert "Infirmier" in str(report)
+        nurses = session.scalars(select(Practitioner).where(Practitioner.profession_code == "60"))
+        for nurse in nurses:
+            assert nurse.specialty_code is None and not nurse.sas_participation
+            assert int(nurse.national_id[6:11]) > 50000  # clear of the physicians' indexes
+            assert len(nurse.places) == 1 and nurse.places[0].insee_code
+        nurse_sources = session.scalars(
+            select(ConnectorBinding.source)
+            .join(Practitioner, Practitioner.id == ConnectorBinding.practitioner_id)
+            .where(Practitioner.profession_code == "60")
+        ).all()
+        assert set(nurse_sources) == {"doctolib_like:editeur-a", "doctolib_like:editeur-b"}
 
 
 def test_every_practitioner_has_exactly_one_slot_source(app: Flask) -> None:

@@ -7,8 +7,11 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 from portal import db
-from portal.devtools.demo import LRM_SIMULATOR_ORIGIN, ensure_demo_origins
-from portal.models import LrmHit, LrmOrigin
+from portal.devtools.demo import LRM_SIMULATOR_ORIGIN, ensure_demo_origins, start_sandboxes
+from portal.devtools.demo_directory import generate_demo_directory
+from portal.models import CachedSlot, LrmHit, LrmOrigin, Practitioner
+from portal.slots import aggregation as slots
+from portal.web import plugins as app_plugins
 
 
 def test_demo_registers_the_simulator_origin_and_says_so(
@@ -43,3 +46,40 @@ def test_an_administrator_disabling_the_simulator_origin_is_respected(app: Flask
         session.commit()
         assert ensure_demo_origins(session) == ("TEST-SAMU000", False)
         assert len(session.scalars(select(LrmOrigin)).all()) == 1
+
+
+def test_the_simulator_inf_link_finds_demo_nurses_with_slots(
+    app: Flask, regulator_client: FlaskClient
+) -> None:
+    """Point 16 in the demo: ``INF`` under the R38 OID lists nurses whose slots came over HTTP."""
+    with app.app_context():
+        session = db.session()
+        generate_demo_directory(session, ["47"])
+        ensure_demo_origins(session)
+        session.commit()
+        stack = start_sandboxes(session)
+        app.config["CONNECTORS"] = stack.connectors_config()
+    try:
+        with app.app_context():
+            session = db.session()
+            start, end = slots.window()
+            slots.refresh_all(
+                session, app_plugins.manager(), slots.bound_targets(session), start, end,
+                slots.settings_from_config(app.config),
+            )  # fmt: skip
+            nurse_ids = set(
+                session.scalars(
+                    select(Practitioner.national_id).where(Practitioner.profession_code == "60")
+                )
+            )
+            cached = set(session.scalars(select(CachedSlot.practitioner)))
+            assert nurse_ids & cached, "no nurse slot came from the sandbox editors"
+        link = (
+            "/recherche?origin=TEST-SAMU000&inseecode=47001"
+            "&specialty=urn%3Aoid%3A1.2.250.1.213.2.28%7CINF"
+        )
+        html = regulator_client.get(link).get_data(as_text=True)
+        assert "lu comme la profession « Infirmier »" in html
+        assert "result-card" in html and "avant les filtres" not in html
+    finally:
+        stack.stop()

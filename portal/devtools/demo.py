@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.devtools.demo_directory import GENERAL_PRACTICE
 from portal.domain import source_detail
 from portal.models import ConnectorBinding, LrmOrigin, PlaceOfPractice, Practitioner, Structure
 from portal.testing.sandbox import PractitionerInfo, SandboxServer
@@ -61,7 +62,9 @@ def practitioner_infos(session: Session, source: str) -> dict[str, PractitionerI
         infos[practitioner.national_id] = PractitionerInfo(
             family_name=practitioner.family_name,
             given_name=practitioner.given_name,
-            specialty=practitioner.specialty_code or "SM54",
+            # a nurse's or a midwife's slots carry no R38 specialty
+            specialty=practitioner.specialty_code
+            or (GENERAL_PRACTICE if practitioner.profession_code == "10" else ""),
             line=place.address_line if place else "",
             postal_code=place.postal_code if place else "",
             city=place.city if place else "",

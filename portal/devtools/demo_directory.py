@@ -42,7 +42,7 @@ from portal.reference.geo import (
     get_index,
     normalize_department,
 )
-from portal.reference.terminology import specialties
+from portal.reference.terminology import profession_label, specialties
 
 FAMILY_NAMES = (
     "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois",
@@ -83,6 +83,10 @@ OTHER_SPECIALTIES = (
     ("SM16", 2), ("SM57", 2),
 )  # fmt: skip
 GENERAL_PRACTICE = "SM54"
+# Professions other than physicians (TRE_G15 code, count as a share of the physicians):
+# nurses, physiotherapists, midwives, dentists.
+OTHER_PROFESSIONS = (("60", 0.15), ("70", 0.06), ("50", 0.02), ("40", 0.03))
+OTHER_PROFESSIONS_FIRST_INDEX = 50000  # their demo RPPS indexes, clear of the physicians'
 GP_SHARE = 0.6
 EDITOR_SOURCES = ("doctolib_like:editeur-a", "doctolib_like:editeur-b", "sas_agenda")
 
@@ -178,6 +182,7 @@ class DemoReport:
     territories: int = 0
     structures: Counter[str] = field(default_factory=Counter)
     bindings: Counter[str] = field(default_factory=Counter)
+    professions: Counter[str] = field(default_factory=Counter)  # other than physicians
 
     def __str__(self) -> str:
         lines = []
@@ -187,8 +192,12 @@ class DemoReport:
             lines.append("Déjà présents (inchangés) : " + ", ".join(self.skipped))
         structures = ", ".join(f"{n} {kind}" for kind, n in sorted(self.structures.items()))
         bindings = ", ".join(f"{source} {n}" for source, n in sorted(self.bindings.items()))
+        others = ", ".join(
+            f"{profession_label(c)} {n}" for c, n in sorted(self.professions.items())
+        )
         lines += [
             f"{self.practitioners} professionnels fictifs, {self.places} lieux d'exercice",
+            f"Autres professions que médecin : {others or 'aucune'}",
             f"Structures : {structures or 'aucune'} ; {self.memberships} adhésions",
             f"Sources de créneaux : {bindings or 'aucune'}",
             f"Territoires créés : {self.territories}",
@@ -408,6 +417,37 @@ class _DemoDepartment:
                     StructureMembership(structure_id=structure.id, practitioner_id=practitioner.id)
                 )
                 self.report.memberships += 1
+        # last, so that the physicians above stay the same rows whatever is added here
+        self.other_professions(count)
+
+    def other_professions(self, physicians: int) -> None:
+        """Nurses and a few other professions (no specialty, no SAS participation), each
+        with an editor agenda: what LRM links asking for ``INF`` and the like find."""
+        index = OTHER_PROFESSIONS_FIRST_INDEX
+        people: list[tuple[Practitioner, str]] = []
+        for code, share in OTHER_PROFESSIONS:
+            for _ in range(max(1, round(physicians * share))):
+                index += 1
+                female = self.rng.random() < 0.7
+                national_id = demo_national_id(self.department, index)
+                person = Practitioner(
+                    national_id=national_id, title="", profession_code=code,
+                    family_name=self.rng.choice(FAMILY_NAMES),
+                    given_name=self.rng.choice(GIVEN_NAMES_F if female else GIVEN_NAMES_M),
+                    specialty_code=None, is_demo=True, sas_participation=False,
+                )  # fmt: skip
+                self.session.add(person)
+                self.place(f"demo-{national_id}-1", self.commune(), practitioner=person)
+                people.append((person, EDITOR_SOURCES[0 if self.rng.random() < 0.5 else 1]))
+                self.report.professions[code] += 1
+        self.session.flush()  # ids for the bindings
+        for person, source in people:
+            self.session.add(
+                ConnectorBinding(source=source, practitioner_id=person.id,
+                                 upstream_ids={"national_id": person.national_id})
+            )  # fmt: skip
+            self.report.bindings[source] += 1
+        self.report.practitioners += len(people)
 
     def msps(self, people: list[tuple[Practitioner, PlaceOfPractice, str]]) -> set[str]:
         """2–4 MSPs in small towns; the nearest general practitioners practise there."""

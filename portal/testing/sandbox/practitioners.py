@@ -138,7 +138,7 @@ class PractitionerSandbox(SandboxServer):
                 "security": [{"system": R314_SYSTEM, "code": k} for k in slot.kinds],
             },
             "serviceType": service_type + [{"text": r} for r in slot.reasons],
-            "specialty": [coding(R38_SYSTEM, info.specialty)],
+            "specialty": [coding(R38_SYSTEM, info.specialty)] if info.specialty else [],
             "appointmentType": coding(
                 APPOINTMENT_TYPE_SYSTEM, "WALKIN" if slot.walk_in else "ROUTINE"
             ),
