@@ -333,6 +333,32 @@ class GeoIndex:
             return next(iter(at_postcode or named), None) or self.resolve(postcode)
         return next(iter(self._by_name.get(normalize_name(text), ())), None)
 
+    def homonyms(self, name: str) -> list[Commune]:
+        """Every commune named exactly ``name`` (accents, case, "st" aside), most populous first."""
+        words = normalize_name(name).split()
+        return list(self._by_name.get(" ".join(_SAINT.get(w, w) for w in words), ())) or list(
+            self._by_name.get(" ".join(words), ())
+        )
+
+    def near_misses(self, text: str, limit: int = 8) -> list[Commune]:
+        """Communes whose name is one typo away from ``text`` ("Agne" → Agen), most populous
+        first: one letter added, dropped, changed, or two neighbours swapped."""
+        query = normalize_name(text)
+        if len(query) < 3:
+            return []
+        found = [
+            commune
+            for key, communes in self._by_name.items()
+            if abs(len(key) - len(query)) <= 1 and _one_typo(key, query)
+            for commune in communes
+        ]
+        return sorted(set(found), key=lambda c: (-c.population, c.name, c.insee))[:limit]
+
+    def department_named(self, name: str) -> DepartmentRadius | None:
+        """The department called ``name`` ("Lot-et-Garonne", "lot et garonne"), or None."""
+        key = normalize_name(name)
+        return next((r for r in self._radii.values() if normalize_name(r.label) == key), None)
+
     def department_radius(self, department_code: str) -> DepartmentRadius:
         """Search radii of a department (``"47"``, ``"2A"``, ``"4"``…); KeyError if unknown."""
         return self._radii[normalize_department(department_code)]
@@ -340,6 +366,21 @@ class GeoIndex:
     def territory_of(self, department: str) -> str:
         """The SAS territory of a department, e.g. ``"SAS-47"``; KeyError if unknown."""
         return self.department_radius(department).territory
+
+
+def _one_typo(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by exactly one edit (Damerau: a swap counts as one)."""
+    if a == b:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        if len(diff) == 1:
+            return True
+        i = diff[0]
+        return len(diff) == 2 and diff[1] == i + 1 and a[i] == b[i + 1] and a[i + 1] == b[i]
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = next((k for k, (x, y) in enumerate(zip(short, long_, strict=False)) if x != y), len(short))
+    return short[i:] == long_[i + 1 :]
 
 
 def _with_defaults(radius: DepartmentRadius, communes: list[Commune]) -> DepartmentRadius:

@@ -242,6 +242,8 @@ def _query_key(request: SearchRequest, place: Place | None) -> str:
 
 
 def _problem(request: SearchRequest, resolved: Resolved) -> str:
+    if resolved.problem:
+        return resolved.problem
     typed = request.where.strip() or request.insee.strip()
     if not typed and request.lat is None:
         return "Indiquez un lieu pour rechercher un professionnel par son nom."
@@ -259,9 +261,11 @@ def search(
     actor: str | None = None,
     now: datetime | None = None,
     geocoder: Geocoder | None = None,
+    departments: tuple[str, ...] = (),
 ) -> SearchOutcome:
     """Run a search, log it anonymously and audit it for ``actor`` (a user id).
 
+    ``departments`` (the regulator's territories') settle homonymous communes.
     The audit says who searched what and where, and how many were found; never
     the free text or name typed, which could identify a patient.
     """
@@ -277,6 +281,7 @@ def search(
         lon=request.lon,
         radius_km=request.radius_km,
         geocoder=geocoder,
+        departments=departments,
     )
     outcome.notices.extend(resolved.notices)
     place = resolved.place

@@ -21,6 +21,7 @@ from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
 
 from portal import db
+from portal.directory import territories
 from portal.reference import geo, vocabulary
 from portal.reference import terminology as reference
 from portal.search import geocoding, live, lrm
@@ -149,6 +150,13 @@ def live_ids(cards: Sequence[Card]) -> list[str]:
     return list(dict.fromkeys(ids))[: live.MAX_IDS]
 
 
+def regulator_departments() -> tuple[str, ...]:
+    """The departments of the logged-in user's territories (homonyms there win)."""
+    principal = auth_session.current()
+    codes = {g.territory for g in principal.grants if g.territory} if principal else set()
+    return tuple(sorted(territories.departments_of(db.session(), codes))) if codes else ()
+
+
 @bp.get("/recherche")
 def page() -> Response:
     """The search form and, when a place is given, its results."""
@@ -168,13 +176,20 @@ def page() -> Response:
         else:
             form, notices = replace(link.request, page_size=form.page_size), link.notices
     geocoder = geocoding.make_geocoder(current_app.config)
-    outcome = search(session, form, actor=actor, geocoder=geocoder)
+    departments = regulator_departments()
+    outcome = search(session, form, actor=actor, geocoder=geocoder, departments=departments)
     outcome.notices = [*notices, *outcome.notices]
+    if "lieu" in request.args and form.is_empty and not messages:
+        outcome.problem = (
+            "Indiquez le lieu du patient : une commune, un code postal, un département "
+            "ou une adresse (par exemple « 12 rue Voltaire, Agen »)."
+        )
     place = outcome.place
+    keep_typed = place is None or place.precision == "carte" or place.street is not None
     context = {
         "outcome": outcome,
         "form": outcome.request,
-        "where_value": place.label if place and place.precision != "carte" else form.where,
+        "where_value": place.label if place and not keep_typed else form.where,
         "insee_value": place.insee if place and place.precision == "commune" else form.insee,
         "specialties": reference.specialty_choices(),
         "professions": sorted(reference.professions().items(), key=lambda item: item[1]),
@@ -231,5 +246,8 @@ def slots() -> Response:
 def communes() -> Response:
     """Autocompletion of the where-field: communes by name, postcode or INSEE code."""
     text = request.args.get("lieu", "")[:100]
-    found = geo.get_index().suggest(text, limit=10) if len(text.strip()) >= 2 else []
+    found = geo.get_index().suggest(text, limit=200) if len(text.strip()) >= 2 else []
+    departments = regulator_departments()
+    # the regulator's departments first, then the rest by the index's order
+    found = sorted(found, key=lambda c: c.department not in departments)[:10]
     return _vary(Response(render_template("search/_suggestions.html", communes=found)))
