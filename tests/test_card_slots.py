@@ -41,7 +41,7 @@ def test_slot_view_applies_the_filter_refusals_time_zone_and_freshness() -> None
     assert [len(day.slots) for day in view.calendar.days] == [1, 1, 0]
     assert view.calendar.timezone == "Indian/Reunion" and view.calendar.overseas
     assert view.age == "il y a 4 min"
-    assert view.failing == ("other",) and view.sources == ("fake", "other")
+    assert view.failing == ("Other",) and view.sources == ("Fake", "Other")  # by label
 
     everything = cards.slot_view(found, SlotFilter(), frozenset(), department=None, now=NOW)
     assert everything.calendar.total == 4 and everything.calendar.timezone == "Europe/Paris"

@@ -82,7 +82,7 @@ def test_slots_come_over_http_and_survive_a_dead_editor(demo) -> None:  # type: 
         .get("/recherche?insee=47001&specialite=SM54")
         .get_data(as_text=True)
     )
-    assert "Source en échec : doctolib_like:editeur-a" in page
+    assert "Source en échec : Éditeur A (en échec, dernière réponse à " in page
     assert page.count('class="slot') > 50  # the other editors' slots are still shown
     health = _client(app, "administrateur").get("/admin/connecteurs").get_data(as_text=True)
     assert "en échec" in health
@@ -92,7 +92,11 @@ def test_admin_refresh_on_demand(demo) -> None:  # type: ignore[no-untyped-def]
     app, stack = demo
     client = _client(app, "administrateur")
     response = client.post("/admin/connecteurs/cpts/rafraichir", follow_redirects=True)
-    assert response.status_code == 200
-    assert "Source cpts : à jour" in response.get_data(as_text=True)
+    assert response.status_code == 200  # at once: the refresh runs in the background
+    assert "Rafraîchissement de la source cpts lancé" in response.get_data(as_text=True)
+    job = app.extensions["portal.ondemand_refreshes"].get("cpts")
+    assert job.wait(30)
+    done = client.get("/admin/connecteurs/cpts/rafraichissement").get_data(as_text=True)
+    assert "à jour" in done and "Rafraîchi à" in done
     assert stack.servers["cpts"].requests
     assert client.post("/admin/connecteurs/inconnue/rafraichir").status_code == 404

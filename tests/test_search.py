@@ -158,5 +158,6 @@ def test_cards_show_cached_slots_by_local_day_and_stale_sources(regulator_client
     html = regulator_client.get("/recherche?insee=47001&specialite=SM54").get_data(as_text=True)
     card = html[html.index("Agenda") :]
     assert "Demain" in card and "09:30" in card and "Téléconsultation" in card
-    assert "il y a 12 min" in card
-    assert "Source en échec : doctolib_like:editeur-a" in card
+    last = (now - timedelta(minutes=12)).astimezone(paris)
+    assert f"Source en échec : Éditeur A (en échec, dernière réponse à {last:%H:%M})" in card
+    assert "doctolib_like:editeur-a" not in card and "mis à jour" not in card

@@ -228,10 +228,15 @@ def test_a_stalled_editor_does_not_delay_the_first_paint(  # type: ignore[no-unt
     assert first_paint < 2.0, f"first paint took {first_paint:.2f} s"
 
     # then the live refresh gives up on the editor at its deadline and says so
-    stale = page.locator("#resultats .badge.stale").filter(has_text=STALLED)
+    stale = page.locator("#resultats .badge.stale").filter(has_text="Éditeur A")
     expect(stale.first).to_contain_text("délai dépassé", timeout=(DEADLINE_S + 8) * 1000)
     expect(stale.first).to_contain_text("Source en échec")
-    expect(page.locator("#actualisation-statut")).to_contain_text(f"{STALLED} (délai dépassé)")
+    expect(page.locator("#actualisation-statut")).to_contain_text("Éditeur A (délai dépassé)")
+    # sources by their label, never their id; no "mis à jour" beside a stale badge
+    expect(page.locator("#resultats")).not_to_contain_text(STALLED)
+    stale_lines = page.locator("#resultats .calendar .freshness:has(.badge.stale)")
+    expect(stale_lines.first).to_be_visible()
+    expect(stale_lines.filter(has_text="mis à jour")).to_have_count(0)
     # the other editors' slots are still there
     expect(page.locator(SLOTS).first).to_be_visible()
     assert console_errors == []
@@ -261,7 +266,10 @@ def test_keyboard_only_journey(  # type: ignore[no-untyped-def]
     page.keyboard.press("Enter")  # the list is closed: Enter submits the search
     cards = page.locator("#liste-resultats > li.result-card")
     expect(cards.first).to_be_visible()
-    expect(page.locator("#resultats-annonce")).to_contain_text("résultat")
+    # the count says what it counts: practitioners and sites, on how many cards
+    expect(page.locator("#resultats-annonce")).to_contain_text(
+        re.compile(r"\d+ professionnels ou structures sur \d+ fiches")
+    )
     page.wait_for_url(re.compile("insee=47001"))
 
     # The live refresh swaps the calendars once after the first paint: let it land, so

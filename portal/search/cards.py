@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -21,16 +22,68 @@ from portal.search.ranking import Card, Entry, cpts_card, group_cpts, group_of, 
 from portal.slots import aggregation as slots
 from portal.slots import cache as slot_cache
 from portal.slots import calendar
+from portal.slots.states import SourceLabels
 
 
 @dataclass(frozen=True, slots=True)
 class CardSlots:
-    """The slots shown on one card, with their freshness."""
+    """The slots shown on one card, with their freshness and, when none is shown, why.
+
+    ``failing`` and ``sources`` are the sources' labels (``Éditeur A``), never their ids;
+    ``failing_detail`` pairs each failing source's label with since when it has not
+    answered (``("Éditeur A", "dernière réponse à 14:02")``);
+    ``reason`` is the sentence a card without a visible slot shows (``None`` otherwise).
+    """
 
     calendar: calendar.CalendarView
     age: str
     failing: tuple[str, ...]
     sources: tuple[str, ...]
+    failing_detail: tuple[tuple[str, str], ...] = ()
+    reason: str | None = None
+
+
+NO_AGENDA = "Pas d'agenda en ligne connecté."
+NO_FREE_SLOT = "Agenda en ligne connecté : aucun créneau libre dans les 72 h."
+HIDDEN_KIND = "Ce professionnel ne diffuse pas ce type de créneau aux régulateurs."
+FAILING = "Créneaux inconnus : la source de cet agenda est en échec ou suspendue."
+NOT_THE_CHOSEN = "Agenda en ligne connecté : aucun créneau des modalités ou types choisis."
+
+
+def _since(last: datetime | None, tz: ZoneInfo, now: datetime) -> str:
+    """``"dernière réponse à 14:02"`` (local time), or that the source never answered."""
+    if last is None:
+        return "aucune réponse reçue"
+    local = last.astimezone(tz)
+    when = f"{local:%H:%M}" if local.date() == now.astimezone(tz).date() else f"{local:%d/%m %H:%M}"
+    return f"dernière réponse à {when}"
+
+
+def _reason(
+    found: slot_cache.CachedSlots,
+    shown: int,
+    kept: int,
+    refused_only: bool,
+    labels: SourceLabels,
+    failing: tuple[str, ...],
+) -> str | None:
+    """Why a card shows no slot, in words (``None`` when it shows some)."""
+    if shown:
+        return None
+    if failing:
+        return FAILING
+    if refused_only:
+        return HIDDEN_KIND
+    if kept or not found.slots:
+        return NO_FREE_SLOT if found.sources or kept else _unconnected(found, labels)
+    return NOT_THE_CHOSEN
+
+
+def _unconnected(found: slot_cache.CachedSlots, labels: SourceLabels) -> str:
+    """A card no source answered for: switched off by an administrator, or none bound."""
+    if found.killed:
+        return f"Source coupée par un administrateur : {', '.join(labels.names(found.killed))}."
+    return NO_AGENDA
 
 
 def slot_view(
@@ -40,16 +93,29 @@ def slot_view(
     *,
     department: str | None,
     now: datetime,
+    labels: SourceLabels | None = None,
 ) -> CardSlots:
     """What one card shows of its cached slots: those ``shown`` keeps (the kinds the
     practitioner ``refused`` to display left out) over three local days of the
-    ``department``'s time zone, how old they are, and which sources failed."""
+    ``department``'s time zone, how old they are, which sources failed (by ``labels``)
+    and, when no slot is left, why."""
+    labels = labels or SourceLabels()
     visible = [s for s in found.slots if shown.keep(s, refused)]
+    view = calendar.three_days(visible, department=department, now=now)
+    every = SlotFilter()
+    refused_only = not any(every.keep(s, refused) for s in found.slots) and any(
+        every.keep(s) for s in found.slots
+    )
+    failing = labels.names(found.failing)
+    tz = ZoneInfo(view.timezone)
+    detail = tuple((labels(s), _since(last, tz, now)) for s, last in found.failing_since)
     return CardSlots(
-        calendar=calendar.three_days(visible, department=department, now=now),
+        calendar=view,
         age=calendar.age_label(found.fetched_at, now),
-        failing=found.failing,
-        sources=found.sources,
+        failing=failing,
+        sources=labels.names(found.sources),
+        failing_detail=detail or tuple((f, "aucune réponse reçue") for f in failing),
+        reason=_reason(found, view.total, len(visible), refused_only, labels, failing),
     )
 
 
@@ -146,11 +212,12 @@ def card_slots(
     modalities: Sequence[str] = (),
     treating: str = "",
     now: datetime,
+    labels: SourceLabels | None = None,
 ) -> list[Card]:
     """The page's cards with their cached slots (one query for the page, members of CPTS
     cards included), showing only the slots regulators may see for that practitioner
     (refused public/pro displays hidden) and, when asked, of the chosen modalities; their
-    badges are set here too, for the page only."""
+    badges are set here too, for the page only. Sources are named by ``labels``."""
     everyone = [m for card in cards for m in (card.members or (card,))]
     start, end = slots.window(now)
     cached = slot_cache.cached_slots(session, [c.hit.national_id for c in everyone], start, end)
@@ -166,7 +233,10 @@ def card_slots(
         found = cached.get(card.hit.national_id)
         if found is None:
             return replace(card, hit=hit)
-        view = slot_view(found, shown, candidate.refused_kinds, department=hit.department, now=now)
+        view = slot_view(
+            found, shown, candidate.refused_kinds, department=hit.department, now=now,
+            labels=labels,
+        )  # fmt: skip
         return replace(card, hit=hit, slots=view)
 
     return [with_slots(card) for card in cards]

@@ -33,7 +33,7 @@ from portal.slots import aggregation as slots
 from portal.slots import background, calendar
 from portal.slots import cache as slot_cache
 from portal.slots.aggregation import SourceStatus
-from portal.slots.states import state_label
+from portal.slots.states import PROBLEM_STATES, SourceLabels, state_label
 
 __all__ = ["MAX_IDS", "SlotFilter", "pending_sources", "refresh_cards", "source_problem"]
 
@@ -44,8 +44,12 @@ DEFAULT_BUDGET_S = 2.0
 
 
 def source_problem(status: SourceStatus) -> str | None:
-    """``"délai dépassé"``, ``"en échec"``… for a source that did not answer fresh."""
-    return None if status.ok else state_label(status.state)
+    """``"délai dépassé"``, ``"réponse attendue"``… for a source that did not answer
+    fresh; ``None`` for a fresh one and for one whose connector is not loaded (not
+    implemented here: not reported as failing)."""
+    if status.state in PROBLEM_STATES or status.state == "pending":
+        return state_label(status.state)
+    return None
 
 
 def pending_sources(statuses: Mapping[str, SourceStatus]) -> list[str]:
@@ -107,14 +111,15 @@ def refresh_cards(
     *,
     slot_filter: SlotFilter | None = None,
     now: datetime | None = None,
+    labels: SourceLabels | None = None,
 ) -> tuple[dict[str, CardSlots], dict[str, SourceStatus]]:
     """Refresh the slots of the cards ``national_ids`` live, then read them from the cache.
 
     One aggregation for all of them (``slots.refresh`` batches per source and
     calls the sources concurrently, each under its deadline), waited for within the
     ``LIVE_REFRESH_BUDGET_S`` budget. Returns the card
-    slots per national id (every known id, even without slots) and the status
-    of every source asked.
+    slots per national id (every known id, even without slots, sources named by
+    ``labels``) and the status of every source asked.
     """
     ids = list(dict.fromkeys(i for i in national_ids if i))[:MAX_IDS]
     if not ids:
@@ -140,6 +145,6 @@ def refresh_cards(
             continue
         cards[national_id] = slot_view(  # the same builder as the first paint
             found, shown, refused.get(national_id, frozenset()),
-            department=departments.get(national_id), now=shown_now,
+            department=departments.get(national_id), now=shown_now, labels=labels,
         )  # fmt: skip
     return cards, report.statuses

@@ -46,6 +46,7 @@ from portal.search.filters import (
 from portal.search.place import Geocoder, Place, Resolved, resolve
 from portal.search.ranking import Card, daily_seed
 from portal.slots import aggregation as slots
+from portal.slots.states import SourceLabels
 
 __all__ = [
     "SOS_SPECIALTIES",
@@ -120,6 +121,7 @@ class SearchOutcome:
     widened_from_km: float | None = None
     cards: list[Card] = field(default_factory=list)
     total: int = 0  # practitioners and sites found (after filters), not cards
+    entries: int = 0  # cards (a CPTS card stands for several practitioners)
     with_slots: int = 0
     page: int = 1
     pages: int = 1
@@ -262,12 +264,14 @@ def search(
     now: datetime | None = None,
     geocoder: Geocoder | None = None,
     departments: tuple[str, ...] = (),
+    labels: SourceLabels | None = None,
 ) -> SearchOutcome:
     """Run a search, log it anonymously and audit it for ``actor`` (a user id).
 
     ``departments`` (the regulator's territories') settle homonymous communes.
     The audit says who searched what and where, and how many were found; never
-    the free text or name typed, which could identify a patient.
+    the free text or name typed, which could identify a patient. ``labels`` name the
+    slot sources on the cards.
     """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
@@ -333,6 +337,7 @@ def search(
     # practitioners and sites, like ``with_slots`` (a CPTS card stands for several)
     outcome.total = len(final.filtered.kept)
     outcome.with_slots = len(final.filtered.with_slots)
+    outcome.entries = len(ranked)
     size = max(1, request.page_size)
     outcome.pages = max(1, math.ceil(len(ranked) / size))
     outcome.page = min(max(1, request.page), outcome.pages)
@@ -345,6 +350,7 @@ def search(
         modalities=request.modalities,
         treating=request.treating.strip(),
         now=now,
+        labels=labels,
     )
     if outcome.total < ENOUGH_WITH_SLOTS or outcome.with_slots == 0:
         widen_to = None

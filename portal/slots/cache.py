@@ -211,6 +211,10 @@ class CachedSlots:
     sources: tuple[str, ...]
     fetched_at: datetime | None  # oldest successful fetch among its sources
     failing: tuple[str, ...]  # sources whose last attempt failed (slots may be stale)
+    #: for each failing source, its last successful fetch for this owner (None: never)
+    failing_since: tuple[tuple[str, datetime | None], ...] = ()
+    #: sources an administrator switched off that served this owner (slots hidden)
+    killed: tuple[str, ...] = ()
 
 
 def cached_slots(
@@ -225,7 +229,8 @@ def cached_slots(
     ids = list(dict.fromkeys(national_ids))
     if not ids:
         return {}
-    hidden = set(hidden_sources) | set(killed_sources(session))
+    killed = set(killed_sources(session))
+    hidden = set(hidden_sources) | killed
     # columns, not ORM objects: a page reads hundreds of rows and only their JSON
     rows = session.execute(
         select(CachedSlot.source, CachedSlot.practitioner, CachedSlot.structure, CachedSlot.data)
@@ -245,11 +250,14 @@ def cached_slots(
         if owner:
             grouped[owner].append(slot_from_json(data))
     fetches: dict[str, list[SlotFetch]] = defaultdict(list)
+    switched_off: dict[str, set[str]] = defaultdict(set)
     # populate_existing: the fetch rows are upserted in Core, behind the identity map
     known_fetches = select(SlotFetch).where(SlotFetch.national_id.in_(ids))
     for fetch in session.scalars(known_fetches.execution_options(populate_existing=True)):
         if fetch.source not in hidden:
             fetches[fetch.national_id].append(fetch)
+        elif fetch.source in killed:
+            switched_off[fetch.national_id].add(fetch.source)
     result = {}
     for national_id in ids:
         known = fetches.get(national_id, [])
@@ -259,6 +267,10 @@ def cached_slots(
             sources=tuple(sorted(f.source for f in known)),
             fetched_at=min(times) if times else None,
             failing=tuple(sorted(f.source for f in known if f.status != "fresh")),
+            failing_since=tuple(
+                sorted((f.source, f.fetched_at) for f in known if f.status != "fresh")
+            ),
+            killed=tuple(sorted(switched_off.get(national_id, ()))),
         )
     return result
 

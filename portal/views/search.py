@@ -177,7 +177,10 @@ def page() -> Response:
             form, notices = replace(link.request, page_size=form.page_size), link.notices
     geocoder = geocoding.make_geocoder(current_app.config)
     departments = regulator_departments()
-    outcome = search(session, form, actor=actor, geocoder=geocoder, departments=departments)
+    outcome = search(
+        session, form, actor=actor, geocoder=geocoder, departments=departments,
+        labels=app_plugins.source_labels(),
+    )  # fmt: skip
     outcome.notices = [*notices, *outcome.notices]
     if "lieu" in request.args and form.is_empty and not messages:
         outcome.problem = (
@@ -213,11 +216,13 @@ def slots() -> Response:
         modalities=_picked(request.args.getlist("modalite"), _MODALITY_VALUES),
         kinds=_picked(request.args.getlist("type"), _KIND_VALUES),
     )
+    labels = app_plugins.source_labels()
     cards, statuses = live.refresh_cards(
-        db.session(), app_plugins.manager(), ids, current_app.config, slot_filter=slot_filter
-    )
+        db.session(), app_plugins.manager(), ids, current_app.config, slot_filter=slot_filter,
+        labels=labels,
+    )  # fmt: skip
     problems = {
-        source: problem
+        labels(source): problem
         for source, status in sorted(statuses.items())
         if (problem := live.source_problem(status)) is not None
     }
@@ -233,7 +238,7 @@ def slots() -> Response:
         "search/_live.html",
         cards=cards,
         problems=problems,
-        pending=pending,
+        pending=labels.names(pending),
         again=again,
         again_after_s=max(1, round(deadline - budget)),
         refreshed_at=f"{datetime.now(UTC).astimezone(tz):%H:%M:%S}",

@@ -12,9 +12,11 @@ from flask import Flask, current_app
 
 from portal import lifecycle
 from portal.plugins import connector_infos, make_plugin_manager, refusals
+from portal.slots.states import SourceLabels
 
 EXTENSION_KEY = "sas_portal.plugins"
 PROBLEMS_KEY = "sas_portal.connector_problems"
+LABELS_KEY = "sas_portal.source_labels"
 
 
 def init_app(app: Flask, pm: pluggy.PluginManager | None = None) -> None:
@@ -31,6 +33,17 @@ def init_app(app: Flask, pm: pluggy.PluginManager | None = None) -> None:
 def manager() -> pluggy.PluginManager:
     """The current app's plugin manager."""
     return current_app.extensions[EXTENSION_KEY]
+
+
+def source_labels() -> SourceLabels:
+    """What regulators read for each slot source (``Éditeur A``, not its id): the
+    connectors' labels and the ``CONNECTORS`` sections', read once per app."""
+    labels = current_app.extensions.get(LABELS_KEY)
+    if labels is None:
+        names = {info.name: info.label for info in connector_infos(manager())}
+        labels = SourceLabels(names, current_app.config.get("CONNECTORS") or {})
+        current_app.extensions[LABELS_KEY] = labels
+    return labels
 
 
 def connector_names() -> list[str]:
