@@ -103,6 +103,7 @@ ENDPOINTS: Final[dict[str, str]] = {
     "admin.connectors": "view_connectors",
     "admin.kill_switch": "manage_connectors",
     "admin.confirm_kill": "manage_connectors",
+    "admin.refresh_status": "view_connectors",
     "admin.refresh_source": "manage_connectors",
     "bindings.index": "view_connectors",
     "bindings.add": "manage_connectors",

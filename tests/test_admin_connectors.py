@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
-from portal import db
+from portal import db, hookimpl
+from portal.domain import Slot
 from portal.models import AuditEvent, ConnectorBinding, ConnectorRun, ConnectorState
 from tests.factories import add_practitioner, add_territories, add_user, login
 
@@ -83,3 +87,54 @@ def test_times_are_local_and_overseas_in_the_department_zone(app) -> None:  # ty
     assert "01/07/2026 10:15" not in paris
     overseas = reunion_client.get("/admin/connecteurs").get_data(as_text=True)
     assert "01/07/2026 14:15" in overseas and "Indian/Reunion" in overseas  # UTC+4
+
+
+class Slowpoke:
+    """An inline connector that answers only when the test lets it."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.called = threading.Event()
+
+    @hookimpl
+    def fetch_slots(self, query, config):  # type: ignore[no-untyped-def]
+        self.called.set()
+        self.go.wait(5)
+        return [
+            Slot(source=t.source, id=f"{t.national_id}-1", practitioner=t.national_id,
+                 start=query.start + timedelta(hours=1),
+                 end=query.start + timedelta(hours=1, minutes=15))
+            for t in query.targets
+        ]  # fmt: skip
+
+
+@pytest.mark.inline_plugins
+def test_refresh_runs_in_the_background_and_shows_progress(  # type: ignore[no-untyped-def]
+    app, admin_client, register_plugin
+) -> None:
+    slow = register_plugin(Slowpoke(), name="slowpoke")
+    with app.app_context():
+        s = db.session()
+        for _n in range(3):
+            s.add(ConnectorBinding(source="slowpoke", practitioner_id=add_practitioner(s).id))
+        s.commit()
+    began = time.perf_counter()
+    response = admin_client.post("/admin/connecteurs/slowpoke/rafraichir")
+    assert response.status_code == 303 and time.perf_counter() - began < 2  # not waited for
+    assert slow.called.wait(5)
+    page = admin_client.get("/admin/connecteurs").get_data(as_text=True)
+    assert "Rafraîchissement de la source slowpoke lancé : 3 rattachés" in page
+    assert "Rafraîchissement en cours : 0 / 3 rattachés" in page and 'max="3" value="0"' in page
+    assert "disabled>Rafraîchir" in page  # one refresh of a source at a time
+    fragment = admin_client.get("/admin/connecteurs/slowpoke/rafraichissement")
+    assert 'hx-trigger="load delay:1s"' in fragment.get_data(as_text=True)  # polls while running
+
+    slow.go.set()
+    job = app.extensions["portal.ondemand_refreshes"].get("slowpoke")
+    assert job.wait(10) and job.done == 3
+    done = admin_client.get("/admin/connecteurs/slowpoke/rafraichissement").get_data(as_text=True)
+    done = " ".join(done.split())
+    assert "Rafraîchi à" in done and "à jour, 3 créneaux pour 3 rattachés" in done
+    assert "hx-trigger" not in done  # polling stops
+    assert "0 / 3" not in admin_client.get("/admin/connecteurs").get_data(as_text=True)
+    assert admin_client.post("/admin/connecteurs/inconnue/rafraichir").status_code == 404

@@ -40,6 +40,7 @@ NOT_PAGES: dict[str, str] = {
     "audit.export": "a CSV download",
     "search.communes": "an HTMX fragment (autocomplete)",
     "search.slots": "an HTMX fragment (live slot refresh)",
+    "admin.refresh_status": "an HTMX fragment (on-demand refresh progress)",
     "booking.reserve": "a redirect to the slot's booking page (tests/test_booking_redirect.py)",
 }
 

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from portal import db
 from portal.slots import health as connector_health
+from portal.slots import ondemand
 from portal.slots.states import STATE_LABELS, state_label
 from portal.web import plugins as app_plugins
 from portal.web import session as auth_session
@@ -36,6 +37,8 @@ def connectors() -> str:
         health=health,
         labels=STATE_LABELS,
         problems=app_plugins.connector_problems(),
+        refreshes={h.source: refreshes().get(h.source) for h in health},
+        state_label=state_label,
     )
 
 
@@ -73,19 +76,25 @@ def kill_switch(source: str) -> Response | tuple[str, int]:
     return redirect(url_for("admin.connectors"), code=303)
 
 
+def refreshes() -> ondemand.Refreshes:
+    """The app's on-demand refreshes (created on first use)."""
+    return current_app.extensions.setdefault("portal.ondemand_refreshes", ondemand.Refreshes())
+
+
 @bp.post("/connecteurs/<path:source>/rafraichir")
 def refresh_source(source: str) -> Response:
-    """Refresh one source now (on demand), then show the health table."""
-    report = connector_health.refresh_now(
-        db.session(), app_plugins.manager(), source, current_app.config
-    )
-    if report is None:
+    """Start refreshing one source in the background; the table shows its progress."""
+    job = refreshes().start(db.session_factory(), app_plugins.manager(), source, current_app.config)
+    if job is None:
         abort(404)
-    status = report.statuses[source]
-    flash(
-        f"Source {source} : {state_label(status.state)}, "
-        f"{status.slot_count} créneaux pour {status.ids_asked} rattachés"
-        + (f" — {status.error}" if status.error else ""),
-        "info" if status.ok else "error",
-    )
+    flash(f"Rafraîchissement de la source {source} lancé : {job.total} rattachés.", "info")
     return redirect(url_for("admin.connectors"), code=303)
+
+
+@bp.get("/connecteurs/<path:source>/rafraichissement")
+def refresh_status(source: str) -> str:
+    """The progress of a source's on-demand refresh (an HTMX fragment that polls itself
+    while the refresh runs)."""
+    return render_template(
+        "admin/_refresh.html", source=source, job=refreshes().get(source), state_label=state_label
+    )
