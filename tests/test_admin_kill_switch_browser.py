@@ -1,8 +1,11 @@
-"""In Chromium: switching a source off asks for confirmation and a reason, then is audited."""
+"""In Chromium: switching a source off asks for confirmation and a reason, then is audited;
+'Rafraîchir' runs in the background and the page follows its progress."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +13,11 @@ import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from portal import db, migrate
+from portal import db, hookimpl, migrate
 from portal.devtools.browser import LiveServer
+from portal.domain import Slot
 from portal.models import AuditEvent, ConnectorBinding, ConnectorState
+from portal.plugins import make_plugin_manager
 from tests.conftest import dispose_engine, make_test_app
 from tests.factories import add_practitioner, add_user, session_cookie
 
@@ -81,3 +86,61 @@ def test_switching_off_asks_confirmation_and_reason(site: dict[str, Any], browse
         assert event.target == SOURCE
         assert event.details == {"killed": True, "reason": "Créneaux fantômes signalés"}
     context.close()
+
+
+class Slowpoke:
+    """An inline connector that answers only when the test lets it."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+
+    @hookimpl
+    def fetch_slots(self, query, config):  # type: ignore[no-untyped-def]
+        self.go.wait(5)
+        return [
+            Slot(source=t.source, id=f"{t.national_id}-1", practitioner=t.national_id,
+                 start=query.start + timedelta(hours=1),
+                 end=query.start + timedelta(hours=1, minutes=15))
+            for t in query.targets
+        ]  # fmt: skip
+
+
+def test_refresh_shows_progress_then_its_outcome(tmp_path: Path, browser: Browser) -> None:
+    slow = Slowpoke()
+    pm = make_plugin_manager(load_entry_points=False, plugins={"slowpoke": slow})
+    app = make_test_app(
+        f"sqlite:///{tmp_path / 'refresh.sqlite3'}", tmp_path / "instance", plugin_manager=pm
+    )
+    with app.app_context():
+        migrate.upgrade(db.engine())
+        s = db.session()
+        for _n in range(2):
+            s.add(ConnectorBinding(source="slowpoke", practitioner_id=add_practitioner(s).id))
+        cookie = session_cookie(app, add_user(s, "administrateur"))
+        s.commit()
+    try:
+        with LiveServer(app) as live:
+            context = browser.new_context(locale="fr-FR")
+            context.add_cookies([{**cookie, "url": live.url}])
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(live.url + "/admin/connecteurs")
+            page.get_by_role("button", name="Rafraîchir slowpoke").click()
+            progress = page.locator(".refresh-progress")
+            expect(progress).to_contain_text("Rafraîchissement en cours : 0 / 2 rattachés")
+            expect(page.get_by_role("button", name="Rafraîchir slowpoke")).to_be_disabled()
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=SHOTS / "refresh-running.png", full_page=True)
+            slow.go.set()
+            # the fragment polls itself: the outcome shows without reloading the page
+            expect(progress).to_contain_text("2 créneaux pour 2 rattachés", timeout=10_000)
+            expect(progress).to_contain_text("Rafraîchi à")
+            page.screenshot(path=SHOTS / "refresh-done.png", full_page=True)
+            assert not errors
+            context.close()
+            job = app.extensions["portal.ondemand_refreshes"].get("slowpoke")
+            assert job.wait(5)
+    finally:
+        slow.go.set()
+        dispose_engine(app)
