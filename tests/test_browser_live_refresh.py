@@ -74,8 +74,8 @@ def test_a_late_editor_shows_up_after_one_more_request(page: Page, tmp_path: Pat
             page.context.add_cookies([{**cookie, "url": live.url}])
             page.goto(live.url + "/recherche?insee=47001&specialite=SM54")
             status = page.locator("#actualisation-statut")
-            expect(status).to_contain_text("tardif (réponse attendue)", timeout=5_000)
-            expect(status).to_contain_text("Nouvel essai dans 2 s pour tardif.")
+            expect(status).to_contain_text("Tardif (réponse attendue)", timeout=5_000)
+            expect(status).to_contain_text("Nouvel essai dans 2 s pour Tardif.")
             expect(page.locator("#resultats a.slot")).to_have_count(0)
             # the second request, on its own: the late answer is in the cache by then
             expect(page.locator("#resultats a.slot").first).to_be_visible(timeout=8_000)
