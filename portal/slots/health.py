@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import pluggy
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -109,15 +108,3 @@ def switch(
     )
     slots.set_killed(session, source, killed, actor=actor)
 
-
-def refresh_now(
-    session: Session, pm: pluggy.PluginManager, source: str, config: Mapping[str, Any]
-) -> slots.RefreshReport | None:
-    """Refresh every target bound to ``source`` at once; None for an unknown source."""
-    targets = slots.bound_targets(session, sources=[source])
-    if not targets:
-        return None
-    start, end = slots.window(days=int(config.get("SLOT_WINDOW_DAYS", 3)))
-    return slots.refresh_all(
-        session, pm, targets, start, end, slots.settings_from_config(config)
-    )
