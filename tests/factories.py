@@ -8,11 +8,14 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2_fragments.flask import render_block
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.models import PlaceOfPractice, Practitioner, Structure, Territory, User, UserRole
 from portal.reference import geo
+from portal.search.place import Place
+from portal.search.service import SearchOutcome
 
 _ids = itertools.count(1)
 
@@ -143,3 +146,27 @@ def session_cookie(app: Flask, user: User, method: str = "local") -> dict[str, s
         {"uid": user.id, "auth_method": method, "login_at": now, "seen_at": now, "_permanent": True}
     )
     return {"name": app.config["SESSION_COOKIE_NAME"], "value": value}
+
+
+def render_results(app: Flask, outcome: SearchOutcome) -> str:
+    """The results block of the search page for ``outcome`` (as the first paint renders it)."""
+    from portal.views.search import live_ids, url_with
+
+    with app.test_request_context("/recherche?insee=47001"):
+        return render_block(
+            "search/page.html",
+            "results",
+            outcome=outcome,
+            form=outcome.request,
+            specialty_label="Médecine générale",
+            url_with=lambda **changes: url_with(outcome.request, **changes),
+            live_ids=live_ids,
+            fragment=True,
+            token="abcd1234",
+        )
+
+
+#: Agen as the search resolves it (commune centre).
+AGEN_PLACE = Place(
+    label="Agen (47000)", lat=44.2, lon=0.62, insee="47001", department="47", precision="commune"
+)

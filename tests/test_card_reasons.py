@@ -20,8 +20,9 @@ from portal.search.service import SearchOutcome, SearchRequest
 from portal.slots.aggregation import SourceStatus
 from portal.slots.cache import CachedSlots
 from portal.slots.states import SourceLabels, humanise
+from tests.factories import AGEN_PLACE as PLACE
 from tests.factories import add_practitioner
-from tests.test_search_ui import PLACE, _render
+from tests.factories import render_results as _render
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 EDITOR_A, EDITOR_B, SOS = "doctolib_like:editeur-a", "doctolib_like:editeur-b", "sos_medecins"

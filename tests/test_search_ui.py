@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from jinja2_fragments.flask import render_block
 
 from portal import Slot, db, hookimpl
 from portal.models import ConnectorBinding
@@ -18,13 +17,14 @@ from portal.search.service import (
     Card,
     CardSlots,
     Hit,
-    Place,
     SearchOutcome,
     SearchRequest,
     WhyNothing,
 )
 from portal.slots import calendar
+from tests.factories import AGEN_PLACE as PLACE
 from tests.factories import add_practitioner, add_user, login
+from tests.factories import render_results as _render
 
 AGEN = "47001"
 
@@ -166,28 +166,6 @@ def _slots(booking_url: str | None) -> CardSlots:
         failing=(),
         sources=("ed:a",),
     )
-
-
-def _render(app: Flask, outcome: SearchOutcome) -> str:
-    from portal.views.search import live_ids, url_with
-
-    with app.test_request_context("/recherche?insee=47001"):
-        return render_block(
-            "search/page.html",
-            "results",
-            outcome=outcome,
-            form=outcome.request,
-            specialty_label="Médecine générale",
-            url_with=lambda **changes: url_with(outcome.request, **changes),
-            live_ids=live_ids,
-            fragment=True,
-            token="abcd1234",
-        )
-
-
-PLACE = Place(
-    label="Agen (47000)", lat=44.2, lon=0.62, insee=AGEN, department="47", precision="commune"
-)
 
 
 def test_cpts_members_are_collapsed_under_their_cpts_card(app) -> None:  # type: ignore[no-untyped-def]
