@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,22 +43,40 @@ BACKENDS = _backends()
 def _serialise_compile() -> None:
     """CPython 3.11 < 3.11.9 can raise ``SystemError: AST constructor recursion depth
     mismatch`` when two threads compile source at once (werkzeug compiles URL rules with
-    ``ast.parse``, Jinja compiles templates): the suite runs live servers and connector
-    threads beside the main thread, so compilation is serialised in tests."""
+    ``ast.parse``, Jinja compiles templates, dataclasses ``exec`` their methods): the
+    suite runs live servers and connector threads beside the main thread, so parsing
+    source is serialised in tests."""
     import builtins
     import threading
 
-    original = builtins.compile
-    if getattr(original, "_sas_portal_locked", False):
+    if getattr(builtins.compile, "_sas_portal_locked", False):
         return
     lock = threading.RLock()
 
-    def compile_locked(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(*args, **kwargs)
+    def locked(original: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(*args, **kwargs)
 
-    compile_locked._sas_portal_locked = True  # type: ignore[attr-defined]
-    builtins.compile = compile_locked
+        call._sas_portal_locked = True  # type: ignore[attr-defined]
+        return call
+
+    # exec/eval of source text parse it too (dataclasses and namedtuple build their
+    # methods that way, e.g. when a module is first imported from a worker thread)
+    def locked_run(original: Any) -> Any:
+        def call(source: Any, globals: Any = None, locals: Any = None, /, **kwargs: Any) -> Any:
+            if globals is None:  # as the builtin would: the caller's namespaces
+                frame = sys._getframe(1)
+                globals, locals = frame.f_globals, frame.f_locals if locals is None else locals
+            with lock:
+                return original(source, globals, locals, **kwargs)
+
+        call._sas_portal_locked = True  # type: ignore[attr-defined]
+        return call
+
+    builtins.compile = locked(builtins.compile)
+    builtins.exec = locked_run(builtins.exec)
+    builtins.eval = locked_run(builtins.eval)
 
 
 _serialise_compile()
