@@ -68,6 +68,8 @@ def _serialise_compile() -> None:
             if globals is None:  # as the builtin would: the caller's namespaces
                 frame = sys._getframe(1)
                 globals, locals = frame.f_globals, frame.f_locals if locals is None else locals
+            if not isinstance(source, str | bytes):  # a code object: nothing to parse
+                return original(source, globals, locals, **kwargs)  # (module bodies on import)
             with lock:
                 return original(source, globals, locals, **kwargs)
 
