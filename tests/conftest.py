@@ -12,6 +12,8 @@ milliseconds. Each xdist worker starts its own throwaway PostgreSQL cluster.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import os
 import shutil
@@ -40,6 +42,20 @@ def _backends() -> list[str]:
 BACKENDS = _backends()
 
 
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """No collection while source is parsed: a finalizer run in the middle of the AST
+    conversion (an engine whose PostgreSQL database was dropped, logging its reset
+    failure) unbalances 3.11.7's AST recursion counter ("recursion depth mismatch")."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _serialise_compile() -> None:
     """CPython 3.11 < 3.11.9 can raise ``SystemError: AST constructor recursion depth
     mismatch`` when two threads compile source at once (werkzeug compiles URL rules with
@@ -55,7 +71,7 @@ def _serialise_compile() -> None:
 
     def locked(original: Any) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
-            with lock:
+            with lock, _no_gc():
                 return original(*args, **kwargs)
 
         call._sas_portal_locked = True  # type: ignore[attr-defined]
@@ -70,7 +86,7 @@ def _serialise_compile() -> None:
                 globals, locals = frame.f_globals, frame.f_locals if locals is None else locals
             if not isinstance(source, str | bytes):  # a code object: nothing to parse
                 return original(source, globals, locals, **kwargs)  # (module bodies on import)
-            with lock:
+            with lock, _no_gc():
                 return original(source, globals, locals, **kwargs)
 
         call._sas_portal_locked = True  # type: ignore[attr-defined]
