@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -12,6 +14,7 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import Slot, hookimpl
 from portal.models import PlaceOfPractice, Practitioner, Structure, Territory, User, UserRole
 from portal.reference import geo
 from portal.search.place import Place
@@ -170,3 +173,32 @@ def render_results(app: Flask, outcome: SearchOutcome) -> str:
 AGEN_PLACE = Place(
     label="Agen (47000)", lat=44.2, lon=0.62, insee="47001", department="47", precision="commune"
 )
+
+
+class DelayedEditor:
+    """An inline connector of source ``source`` that answers after ``delay_s`` with one
+    cabinet slot per target, two hours ahead; counts its calls (thread-safe)."""
+
+    def __init__(self, source: str, delay_s: float) -> None:
+        self.source = source
+        self.delay_s = delay_s
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    @hookimpl
+    def fetch_slots(self, query):  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.calls += 1
+        time.sleep(self.delay_s)
+        return [
+            Slot(
+                source=self.source,
+                id=f"{t.national_id}-1",
+                practitioner=t.national_id,
+                start=query.start + timedelta(hours=2),
+                end=query.start + timedelta(hours=2, minutes=20),
+                modalities=("cabinet",),
+                booking_url=f"https://{self.source}.example/rdv",
+            )
+            for t in query.targets
+        ]

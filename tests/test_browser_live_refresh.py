@@ -7,53 +7,23 @@ landed in the cache meanwhile are shown.
 
 from __future__ import annotations
 
-import threading
-import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal import Slot, db, hookimpl, migrate
+from portal import db, migrate
 from portal.devtools.browser import LiveServer
 from portal.models import ConnectorBinding
 from portal.plugins import make_plugin_manager
 from tests.conftest import dispose_engine, make_test_app
-from tests.factories import add_practitioner, add_user, session_cookie
+from tests.factories import DelayedEditor, add_practitioner, add_user, session_cookie
 
 pytestmark = pytest.mark.browser
 
 
-class LateEditor:
-    """Answers after ``delay_s`` (beyond the page's budget, within the deadline)."""
-
-    def __init__(self, delay_s: float) -> None:
-        self.delay_s = delay_s
-        self.calls = 0
-        self.lock = threading.Lock()
-
-    @hookimpl
-    def fetch_slots(self, query):  # type: ignore[no-untyped-def]
-        with self.lock:
-            self.calls += 1
-        time.sleep(self.delay_s)
-        return [
-            Slot(
-                source="tardif",
-                id=f"{t.national_id}-1",
-                practitioner=t.national_id,
-                start=query.start + timedelta(hours=2),
-                end=query.start + timedelta(hours=2, minutes=20),
-                modalities=("cabinet",),
-                booking_url="https://tardif.example/rdv",
-            )
-            for t in query.targets
-        ]
-
-
 def test_a_late_editor_shows_up_after_one_more_request(page: Page, tmp_path: Path) -> None:
-    editor = LateEditor(delay_s=1.2)
+    editor = DelayedEditor("tardif", delay_s=1.2)
     app = make_test_app(
         f"sqlite:///{tmp_path / 'live.sqlite3'}",
         tmp_path / "instance",

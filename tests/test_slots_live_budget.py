@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -15,38 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from portal import Slot, SlotTarget, db, hookimpl
+from portal import SlotTarget, db
 from portal.models import ConnectorBinding, SlotFetch, SlotFlight
 from portal.plugins import make_plugin_manager
 from portal.slots import aggregation, background, flight
-from tests.factories import add_practitioner, add_user, login
-
-
-class SlowEditor:
-    """Answers after ``delay_s``; counts its calls."""
-
-    def __init__(self, delay_s: float) -> None:
-        self.delay_s = delay_s
-        self.calls = 0
-        self.lock = threading.Lock()
-
-    @hookimpl
-    def fetch_slots(self, query):  # type: ignore[no-untyped-def]
-        with self.lock:
-            self.calls += 1
-        time.sleep(self.delay_s)
-        return [
-            Slot(
-                source="lent",
-                id=f"{t.national_id}-1",
-                practitioner=t.national_id,
-                start=query.start + timedelta(hours=2),
-                end=query.start + timedelta(hours=2, minutes=20),
-                modalities=("cabinet",),
-                booking_url="https://lent.example/rdv",
-            )
-            for t in query.targets
-        ]
+from tests.factories import DelayedEditor, add_practitioner, add_user, login
 
 
 def _regulator(app: Flask) -> FlaskClient:
@@ -78,7 +50,7 @@ def test_a_slow_editor_does_not_hold_the_request_and_the_page_asks_once_more(  #
     app, register_plugin
 ) -> None:
     app.config.update(LIVE_REFRESH_BUDGET_S=0.3, CONNECTOR_DEADLINE_S=4.0)
-    editor = SlowEditor(delay_s=1.0)
+    editor = DelayedEditor("lent", delay_s=1.0)
     register_plugin(editor, name="lent")
     with app.app_context():
         s = db.session()
@@ -108,7 +80,7 @@ def test_a_slow_editor_does_not_hold_the_request_and_the_page_asks_once_more(  #
 
 
 def test_refresh_within_reports_pending_then_the_answer_lands(app) -> None:  # type: ignore[no-untyped-def]
-    editor = SlowEditor(delay_s=0.6)
+    editor = DelayedEditor("lent", delay_s=0.6)
     pm = make_plugin_manager(load_entry_points=False, plugins={"lent": editor})
     now = datetime.now(UTC)
     start, end = aggregation.window(now)
@@ -132,7 +104,7 @@ def test_refresh_within_reports_pending_then_the_answer_lands(app) -> None:  # t
 def test_a_page_does_not_wait_for_a_source_already_stalled(app) -> None:  # type: ignore[no-untyped-def]
     """Another request has been waiting on this source for longer than the budget: the
     page reads the cache at once; its own fetch still lands in the background."""
-    editor = SlowEditor(delay_s=0.5)
+    editor = DelayedEditor("lent", delay_s=0.5)
     pm = make_plugin_manager(load_entry_points=False, plugins={"lent": editor})
     now = datetime.now(UTC)
     start, end = aggregation.window(now)
@@ -162,7 +134,7 @@ def test_a_page_does_not_wait_for_a_source_already_stalled(app) -> None:  # type
 def test_a_worker_stops_waiting_for_a_source_that_let_a_page_down(app) -> None:  # type: ignore[no-untyped-def]
     """Once a source was late for a page, the next pages of this process (other targets)
     do not spend their budget on it; once it answers in time, they wait for it again."""
-    editor = SlowEditor(delay_s=0.6)
+    editor = DelayedEditor("lent", delay_s=0.6)
     pm = make_plugin_manager(load_entry_points=False, plugins={"lent": editor})
     now = datetime.now(UTC)
     start, end = aggregation.window(now)
